@@ -1,0 +1,93 @@
+/* The `popek` command: parse options, build the machine, load the image,
+ * pick an engine, run, report. */
+#include "cli/engines.h"
+#include "cli/options.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load_image(struct machine *m, const struct cli_options *o, struct mach_err *err)
+{
+    if (o->bios && mach_load_rom(m, o->bios, err) < 0)
+        return -1;
+    if (!o->image)
+        return 0;
+    if (o->raw)
+        return mach_load_raw(m, o->image, o->raw_addr, o->raw_entry, o->raw_kind, err);
+    return mach_load_multiboot(m, o->image, o->append, o->modules, o->nmodules, err);
+}
+
+static int report_exit(struct machine *m)
+{
+    enum mach_exit_kind kind = mach_exit_kind(m);
+    const char *msg = mach_exit_message(m);
+    if (kind != MACH_EXIT_DEBUG && kind != MACH_EXIT_POWEROFF && *msg)
+        fprintf(stderr, "popek: %s\n", msg);
+    return mach_exit_status(m);
+}
+
+static int run(int argc, char **argv)
+{
+    struct cli_options o;
+    struct mach_err err = {{0}};
+    int r = cli_parse_run(argc, argv, &o, &err);
+    if (r > 0)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "popek: %s\n", err.msg);
+        return MACH_STATUS_USAGE;
+    }
+    struct mach_config cfg = {
+        .ram_bytes = o.ram_mib << 20,
+        .trace = o.trace,
+        .serial_stdin = true,
+        .timeout_ns = (uint64_t)(o.timeout_s * 1e9),
+    };
+    struct machine *m = mach_create(&cfg, &err);
+    if (!m) {
+        fprintf(stderr, "popek: %s\n", err.msg);
+        return MACH_STATUS_ENGINE_ERROR;
+    }
+    if (load_image(m, &o, &err) < 0) {
+        fprintf(stderr, "popek: %s\n", err.msg);
+        mach_destroy(m);
+        return MACH_STATUS_BAD_IMAGE;
+    }
+    const struct mach_engine *engine = cli_pick_engine(m, o.accel, &err);
+    if (!engine) {
+        fprintf(stderr, "popek: %s\n", err.msg);
+        mach_destroy(m);
+        return MACH_STATUS_UNSUPPORTED;
+    }
+    int status;
+    if (engine->run(m, &err) < 0) {
+        fprintf(stderr, "popek: %s engine: %s\n", engine->name, err.msg);
+        status = MACH_STATUS_UNSUPPORTED;
+    } else {
+        status = report_exit(m);
+    }
+    fflush(stdout);
+    if (o.stats) {
+        fprintf(stderr, "popek: engine %s, exit status %d\n", engine->name, status);
+        mach_print_stats(m, stderr);
+        if (engine->print_stats)
+            engine->print_stats(m, stderr);
+    }
+    mach_destroy(m);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed stdout (popek run ... | head) must not kill the VMM. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        cli_print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? MACH_STATUS_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "run"))
+        return run(argc - 1, argv + 1);
+    fprintf(stderr, "popek: unknown command '%s' (see popek --help)\n", argv[1]);
+    return MACH_STATUS_USAGE;
+}
