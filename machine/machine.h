@@ -231,6 +231,11 @@ struct mach_engine {
     /* True when this engine runs guest code on hardware-assisted
      * virtualization here (--accel auto prefers it then). May be NULL. */
     bool (*hw_assisted)(void);
+    /* Whether this engine can run guests that need capability `cap` here,
+     * with the reason when not. Capabilities guests may declare: "paging"
+     * (32-bit 2-level paging, PSE), "pae", "pm-iret" (IRET in protected
+     * mode), "real-mode", "v86". May be NULL: everything is supported. */
+    bool (*has_cap)(const char *cap, struct mach_err *why);
 };
 
 /* Machine-level counters (unassigned ports, POST codes, ...) for --stats. */
