@@ -78,6 +78,38 @@ static int run(int argc, char **argv)
     return status;
 }
 
+/* `popek caps --accel ENGINE [CAP...]`: exit 0 when ENGINE runs here and
+ * has every CAP; otherwise print why and exit MACH_STATUS_UNSUPPORTED. The
+ * guest test runner uses it to skip tests with the reason. */
+static int caps(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[1], "--accel")) {
+        fprintf(stderr, "usage: popek caps --accel ENGINE [CAP...]\n");
+        return MACH_STATUS_USAGE;
+    }
+    struct mach_err err = {{0}};
+    struct mach_config cfg = {.ram_bytes = 16u << 20};
+    struct machine *m = mach_create(&cfg, &err);
+    if (!m) {
+        fprintf(stderr, "popek: %s\n", err.msg);
+        return MACH_STATUS_ENGINE_ERROR;
+    }
+    const struct mach_engine *e = cli_pick_engine(m, argv[2], &err);
+    int status = MACH_STATUS_OK;
+    if (!e) {
+        printf("%s\n", err.msg);
+        status = MACH_STATUS_UNSUPPORTED;
+    }
+    for (int i = 3; e && i < argc && status == MACH_STATUS_OK; i++) {
+        if (e->has_cap && !e->has_cap(argv[i], &err)) {
+            printf("%s engine lacks %s: %s\n", e->name, argv[i], err.msg);
+            status = MACH_STATUS_UNSUPPORTED;
+        }
+    }
+    mach_destroy(m);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     /* A closed stdout (popek run ... | head) must not kill the VMM. */
@@ -88,6 +120,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "caps"))
+        return caps(argc - 1, argv + 1);
     fprintf(stderr, "popek: unknown command '%s' (see popek --help)\n", argv[1]);
     return MACH_STATUS_USAGE;
 }

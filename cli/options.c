@@ -13,6 +13,7 @@ void cli_print_help(FILE *out)
     fprintf(out,
 "usage: popek run [options] IMAGE\n"
 "       popek run [options] --bios ROM\n"
+"       popek caps --accel ENGINE [CAP...]\n"
 "       popek --help\n"
 "\n"
 "Runs a 32-bit x86 guest. IMAGE is a Multiboot 1 kernel (ELF32 or a.out\n"
@@ -47,6 +48,9 @@ void cli_print_help(FILE *out)
 "0x60/0x64, reset via 0xCF9, ACPI power-off via port 0x604 (write 0x2000),\n"
 "PCI configuration mechanism #1 at 0xCF8/0xCFC with no devices. Unassigned\n"
 "ports read all ones; writes to them are dropped.\n"
+"\n"
+"popek caps exits 0 when ENGINE can run here with every CAP (paging, pae,\n"
+"pm-iret, real-mode, v86), else prints why and exits 12.\n"
 "\n"
 "exit status:\n"
 "  0        the guest powered off (port 0x604) or asked for a reset\n"
