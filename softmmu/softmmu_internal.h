@@ -1,0 +1,46 @@
+/* softmmu/ internal: what the page walker, the TLB and the access paths
+ * share. Only softmmu/ includes this. */
+#ifndef POPEK_SOFTMMU_INTERNAL_H
+#define POPEK_SOFTMMU_INTERNAL_H
+
+#include "softmmu/softmmu.h"
+
+/* Every class: what a translation with paging off allows. */
+#define MMU_ALL_CLASSES                                                                 \
+    (MMU_CLASS(MMU_ACC_READ) | MMU_CLASS(MMU_ACC_WRITE) | MMU_CLASS(MMU_ACC_EXEC) |     \
+     MMU_CLASS(MMU_ACC_USER) | MMU_CLASS(MMU_ACC_WRITE | MMU_ACC_USER) |                \
+     MMU_CLASS(MMU_ACC_EXEC | MMU_ACC_USER))
+
+/* The result of one successful walk. */
+struct mmu_walk {
+    uint64_t phys;   /* physical address of the 4-KByte page holding lin */
+    uint8_t allowed; /* MMU_CLASS bits, write classes only if dirty */
+    uint8_t flags;   /* MMU_TLBF_* */
+};
+
+/* walk.c: translates lin for an access acc, setting accessed and dirty
+ * flags; MMU_FAULT with a #PF, or MMU_BAD_PHYS when a paging structure
+ * lies in unassigned memory. */
+enum mmu_result mmu_walk(struct mmu *mmu, uint32_t lin, unsigned acc, struct mmu_walk *w,
+                         struct mmu_fault *fault);
+/* walk.c: reads the four PDPTEs at cr3 into pdpte; MMU_FAULT with #GP(0)
+ * if a present one sets a reserved bit. */
+enum mmu_result mmu_load_pdptes(struct mmu *mmu, uint32_t cr3, uint64_t pdpte[4],
+                                struct mmu_fault *fault);
+
+/* access.c: reads or writes guest physical memory as the processor would
+ * (RAM, ROM with writes dropped, MMIO), calling the code-write hook for
+ * code pages; MMU_BAD_PHYS at the first unassigned byte. The range lies in
+ * one 4-KByte page. */
+enum mmu_result mmu_phys_rw(struct mmu *mmu, uint64_t paddr, void *buf, size_t len,
+                            bool is_write, struct mmu_fault *fault);
+
+/* tlb.c: the TLB entry for lin, walking the page tables on a miss or when
+ * the entry does not allow the access. */
+enum mmu_result mmu_tlb_lookup(struct mmu *mmu, uint32_t lin, unsigned acc,
+                               const struct mmu_tlb_entry **entry, struct mmu_fault *fault);
+/* tlb.c: removes write classes from the fast path of entries mapping the
+ * physical page ppage (it just became a code page). */
+void mmu_tlb_protect_code(struct mmu *mmu, uint64_t ppage);
+
+#endif
