@@ -28,7 +28,7 @@ void cli_print_help(FILE *out)
 "  --module 'FILE ARGS'\n"
 "                      a multiboot module; repeatable. The module's string is\n"
 "                      the whole argument, FILE is up to the first space.\n"
-"  --bios FILE         a ROM image (a multiple of 4 KiB, at most 16 MiB) mapped\n"
+"  --bios FILE         a ROM image (a multiple of 64 KiB, at most 16 MiB) mapped\n"
 "                      to end at 4 GiB, last 64 KiB aliased at 0xF0000; the CPU\n"
 "                      starts in its reset state at F000:FFF0. IMAGE is then\n"
 "                      optional.\n"

@@ -53,6 +53,12 @@ uint64_t mach_next_event_ns(struct machine *m)
 {
     uint64_t now = mach_now_ns();
     uint64_t next = i8254_next_event_ns(m->pit, now);
+    uint64_t rtc = cmos_rtc_next_event_ns(m->rtc, now);
+    uint64_t uart = uart16550_next_event_ns(m->uart, now);
+    if (rtc < next)
+        next = rtc;
+    if (uart < next)
+        next = uart;
     if (m->deadline_ns) {
         uint64_t left = m->deadline_ns > now ? m->deadline_ns - now : 0;
         if (left < next)

@@ -37,9 +37,13 @@ static int create_devices(struct machine *m, struct mach_err *err)
 {
     int in_fd = (m->cfg.serial_stdin && isatty(STDIN_FILENO)) ? STDIN_FILENO : -1;
     FILE *out = m->cfg.serial_out ? m->cfg.serial_out : stdout;
+    FILE *con = m->cfg.debugcon_out ? m->cfg.debugcon_out : stdout;
     if (!(m->pic = i8259_create(m, err)) || !(m->pit = i8254_create(m, err)) ||
         !(m->uart = uart16550_create(m, 0x3F8, 4, out, in_fd, err)) ||
-        !(m->rtc = cmos_rtc_create(m, err)) || !(m->sysctl = mach_sysctl_create(m, err)) ||
+        !(m->rtc = cmos_rtc_create(m, err)) || !(m->kbc = i8042_create(m, err)) ||
+        !(m->port92 = port92_create(m, err)) || debug_exit_register(m, err) < 0 ||
+        !(m->debugcon = debugcon_create(m, con, err)) ||
+        !(m->post = post_port_create(m, err)) || !(m->acpi_pm = acpi_pm_create(m, err)) ||
         !(m->pci = pci_host_create(m, err)))
         return -1;
     return 0;
@@ -69,8 +73,16 @@ void mach_destroy(struct machine *m)
         return;
     if (m->pci)
         pci_host_destroy(m->pci);
-    if (m->sysctl)
-        mach_sysctl_destroy(m->sysctl);
+    if (m->acpi_pm)
+        acpi_pm_destroy(m->acpi_pm);
+    if (m->post)
+        post_port_destroy(m->post);
+    if (m->debugcon)
+        debugcon_destroy(m->debugcon);
+    if (m->port92)
+        port92_destroy(m->port92);
+    if (m->kbc)
+        i8042_destroy(m->kbc);
     if (m->rtc)
         cmos_rtc_destroy(m->rtc);
     if (m->uart)
@@ -120,6 +132,19 @@ void mach_request_exit(struct machine *m, enum mach_exit_kind kind, uint32_t val
     va_end(ap);
 }
 
+/* ---- A20 gate ---- */
+
+void mach_set_a20_input(struct machine *m, unsigned input, bool high)
+{
+    bool was = mach_a20_enabled(m);
+    m->a20_inputs = high ? m->a20_inputs | input : m->a20_inputs & ~input;
+    bool now = mach_a20_enabled(m);
+    if (was != now && m->hooks.a20_changed)
+        m->hooks.a20_changed(m->hooks.opaque, now);
+}
+
+bool mach_a20_enabled(const struct machine *m) { return m->a20_inputs != 0; }
+
 bool mach_exit_requested(const struct machine *m) { return m->exit_kind != MACH_RUNNING; }
 enum mach_exit_kind mach_exit_kind(const struct machine *m) { return m->exit_kind; }
 const char *mach_exit_message(const struct machine *m) { return m->exit_msg; }
@@ -155,6 +180,11 @@ void mach_print_stats(const struct machine *m, FILE *out)
             (unsigned long long)m->pio.unassigned_writes,
             (unsigned long long)m->mmio.unassigned_reads,
             (unsigned long long)m->mmio.unassigned_writes);
-    if (m->sysctl)
-        mach_sysctl_print_stats(m->sysctl, out);
+    fprintf(out, "machine: A20 gate %s\n", mach_a20_enabled(m) ? "enabled" : "disabled");
+    if (m->post)
+        post_port_print_stats(m->post, out);
+    if (m->debugcon)
+        debugcon_print_stats(m->debugcon, out);
+    if (m->exit_kind == MACH_EXIT_RESET || m->exit_kind == MACH_EXIT_POWEROFF)
+        fprintf(out, "machine: %s\n", m->exit_msg);
 }

@@ -158,6 +158,12 @@ bool mach_intr_pending(struct machine *m);
 /* The INTA cycle: returns the vector (a spurious vector if none). */
 uint8_t mach_intr_ack(struct machine *m);
 
+/* ---- A20 gate ------------------------------------------------------------
+ * Whether physical address bit 20 reaches memory; when false an engine
+ * forces it to 0 on every access (the 8086 wrap-around). The guest drives
+ * it through the i8042 output port and port 0x92; it is on at power-on. */
+bool mach_a20_enabled(const struct machine *m);
+
 /* ---- time and events --------------------------------------------------------
  * Devices driven by host time (PIT, RTC, UART input) advance when an engine
  * calls mach_poll; engines call it at exits and at least every few ms of
@@ -179,6 +185,8 @@ struct mach_hooks {
     /* Bytes [paddr, paddr+len) of RAM were written by a device, loader
      * or helper: translated code there is stale. May be NULL. */
     void (*code_written)(void *opaque, uint64_t paddr, uint64_t len);
+    /* The A20 gate opened or closed (see mach_a20_enabled). May be NULL. */
+    void (*a20_changed)(void *opaque, bool enabled);
 };
 void mach_set_hooks(struct machine *m, const struct mach_hooks *hooks);
 
@@ -189,7 +197,11 @@ enum mach_boot_kind {
     MACH_BOOT_MULTIBOOT, /* 32-bit flat protected mode, EAX magic, EBX info */
     MACH_BOOT_RESET,     /* the CPU reset state: CS:EIP = F000:FFF0 */
     MACH_BOOT_FLAT32,    /* raw image, 32-bit flat protected mode at entry */
-    MACH_BOOT_REAL,      /* raw image, real mode, CS:IP = 0:entry (entry < 1 MiB) */
+    /* Raw image in real mode; eip holds the linear entry (< 1 MiB) and the
+     * CPU starts at CS = (eip >> 4) & 0xF000, IP = eip & 0xFFFF: 0:entry
+     * below 64 KiB, as a BIOS starts a boot sector at 0000:7C00, else the
+     * 64 KiB segment holding the entry (0x10100 -> 1000:0100). */
+    MACH_BOOT_REAL,
 };
 
 struct mach_boot {
@@ -205,14 +217,20 @@ struct mach_module {
     const char *path;
     const char *cmdline; /* string the guest sees for this module */
 };
+/* A Multiboot 1 kernel (ELF32 or a.out kludge). The kernel's command line is
+ * "path cmdline" as GRUB and QEMU give it; modules go page aligned after the
+ * kernel (at or above 1 MiB); the boot information and its strings sit just
+ * below the EBDA at 0x9FC00, and kernel segments may not overlap them. */
 int mach_load_multiboot(struct machine *m, const char *path, const char *cmdline,
                         const struct mach_module *mods, unsigned nmods,
                         struct mach_err *err);
-/* A ROM image (a multiple of 4 KiB, at most 16 MiB) mapped to end at 4 GiB,
- * its last 64 KiB aliased at 0xF0000; the CPU starts at the reset vector. */
+/* A ROM image (a multiple of 64 KiB, as QEMU's -bios, at most 16 MiB) mapped
+ * to end at 4 GiB, its last 64 KiB aliased at 0xF0000; the CPU starts at the
+ * reset vector. */
 int mach_load_rom(struct machine *m, const char *path, struct mach_err *err);
 /* A raw binary copied to RAM at load_addr; the CPU starts at entry in the
- * given boot kind (MACH_BOOT_FLAT32 or MACH_BOOT_REAL). */
+ * given boot kind (MACH_BOOT_FLAT32 or MACH_BOOT_REAL). Image and entry must
+ * be in RAM; for real mode, below 1 MiB. */
 int mach_load_raw(struct machine *m, const char *path, uint32_t load_addr,
                   uint32_t entry, enum mach_boot_kind kind, struct mach_err *err);
 
