@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs guest tests on qemu-system-i386 with TCG: the reference the expected
+# values of the guest tests were checked against.
+#
+# usage: run_on_qemu.sh [--qemu PATH] [--verbose] GUEST.elf|DIR...
+#
+# A DIR stands for every *.elf in it. A guest passes when QEMU exits with
+# status 1 (isa-debug-exit 0), every CHECK line ends in "ok" and the SUMMARY
+# line says PASS; a guest that prints no CHECK line at all (the demo) passes
+# when it powers off (status 0). Checks where QEMU's TCG is known to differ
+# from the SDM (listed below) are reported and do not count as failures.
+# QEMU_ACCEL picks the accelerator (default tcg; kvm where the host's KVM
+# can run the guest); QEMU_CPU and QEMU_ARGS add to the command.
+# Exit status: 0 all passed, 1 some failed, 77 qemu-system-i386 missing.
+set -u
+
+qemu=${QEMU:-qemu-system-i386}
+verbose=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --qemu) qemu=$2; shift 2 ;;
+    --verbose) verbose=1; shift ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "run_on_qemu.sh: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+    esac
+done
+if ! command -v "$qemu" >/dev/null; then
+    echo "SKIP: $qemu not found (apt-get install qemu-system-x86)"
+    exit 77
+fi
+guests=()
+for a in "$@"; do
+    if [ -d "$a" ]; then
+        guests+=("$a"/*.elf)
+    else
+        guests+=("$a")
+    fi
+done
+if [ ${#guests[@]} -eq 0 ]; then
+    echo "usage: run_on_qemu.sh [--qemu PATH] [--verbose] GUEST.elf|DIR..." >&2
+    exit 2
+fi
+
+# guest:check-prefix -> where TCG differs from the SDM (seen with QEMU 7.2).
+declare -A tcg_deviations=(
+    [cpuid_tsc_msr:rdmsr_tsc.]="TCG's RDMSR of IA32_TSC (0x10) returns 0, not the TSC"
+    [cpuid_tsc_msr:rdmsr_invalid.]="TCG's RDMSR of an unknown MSR returns 0 instead of #GP(0)"
+    [cpuid_tsc_msr:wrmsr_invalid.]="TCG's WRMSR of an unknown MSR is ignored instead of #GP(0)"
+)
+
+known_deviation() { # guest, CHECK line -> prints the reason if known
+    local check=${2#CHECK }
+    check=${check%% *}
+    [ "${QEMU_ACCEL:-tcg}" = tcg ] || return 1
+    for k in "${!tcg_deviations[@]}"; do
+        if [ "${k%%:*}" = "$1" ] && [[ "$check" == "${k#*:}"* ]]; then
+            echo "${tcg_deviations[$k]}"
+            return 0
+        fi
+    done
+    return 1
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/popek-qemu.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+for g in "${guests[@]}"; do
+    name=$(basename "$g" .elf)
+    # shellcheck disable=SC2086 # QEMU_ARGS is a word list
+    timeout --kill-after=5 60 "$qemu" -accel "${QEMU_ACCEL:-tcg}" ${QEMU_CPU:+-cpu "$QEMU_CPU"} \
+        -nodefaults -machine pc -m 128 -kernel "$g" \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -display none -serial stdio -no-reboot ${QEMU_ARGS:-} \
+        < /dev/null 2> "$tmp/err" | tr -d '\r' > "$tmp/out"
+    st=${PIPESTATUS[0]}
+    checks=$(grep -c '^CHECK ' "$tmp/out")
+    bad=0
+    known=()
+    while IFS= read -r line; do
+        if reason=$(known_deviation "$name" "$line"); then
+            check=${line#CHECK }
+            known+=("  known QEMU deviation: ${check%% *}: $reason")
+        else
+            bad=1
+        fi
+    done < <(grep '^CHECK ' "$tmp/out" | grep -v ' ok$')
+    if [ "$checks" -eq 0 ]; then
+        [ "$st" -eq 0 ] && [ -s "$tmp/out" ] && ok=1 || ok=0
+    elif [ ${#known[@]} -gt 0 ]; then
+        [ "$st" -eq 3 ] && [ $bad -eq 0 ] && grep -q '^SUMMARY ' "$tmp/out" && ok=1 || ok=0
+    else
+        [ "$st" -eq 1 ] && grep -q '^SUMMARY .* PASS$' "$tmp/out" && ok=1 || ok=0
+    fi
+    if [ "$ok" -eq 1 ]; then
+        echo "PASS $name ($checks checks${known[*]:+, ${#known[@]} known QEMU deviations})"
+        [ ${#known[@]} -gt 0 ] && printf '%s\n' "${known[@]}"
+        [ $verbose -eq 1 ] && cat "$tmp/out"
+    else
+        echo "FAIL $name (qemu exit status $st)"
+        cat "$tmp/out"
+        [ -s "$tmp/err" ] && cat "$tmp/err"
+        failed=1
+    fi
+done
+exit $failed
