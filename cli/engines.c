@@ -4,6 +4,7 @@
 #include "cli/engines.h"
 
 #include "hwaccel/kvm/kvm.h"
+#include "vmm_helpers/vmm_helpers.h"
 
 #include <string.h>
 
@@ -19,18 +20,10 @@ static bool bt_available(struct machine *m, struct mach_err *why)
     return missing_engine("bt", "the translator, issue #4", why);
 }
 
-static bool interp_available(struct machine *m, struct mach_err *why)
-{
-    (void)m;
-    return missing_engine("interp", "the interpreter, issue #3", why);
-}
-
 static const struct mach_engine bt_placeholder = {.name = "bt", .available = bt_available};
-static const struct mach_engine interp_placeholder = {.name = "interp",
-                                                      .available = interp_available};
 
 static const struct mach_engine *const engines[] = {&kvm_engine, &bt_placeholder,
-                                                    &interp_placeholder};
+                                                    &interp_engine};
 
 static const struct mach_engine *by_name(const char *name)
 {

@@ -36,8 +36,9 @@ enum hlp_gpr { HLP_EAX, HLP_ECX, HLP_EDX, HLP_EBX, HLP_ESP, HLP_EBP, HLP_ESI, HL
 
 /* Segment registers in Sreg order: the same numbers as enum dec_seg. */
 enum hlp_sreg { HLP_ES, HLP_CS, HLP_SS, HLP_DS, HLP_FS, HLP_GS };
-_Static_assert(HLP_ES == DEC_SEG_ES && HLP_CS == DEC_SEG_CS && HLP_SS == DEC_SEG_SS &&
-                   HLP_DS == DEC_SEG_DS && HLP_FS == DEC_SEG_FS && HLP_GS == DEC_SEG_GS,
+_Static_assert((int)HLP_ES == (int)DEC_SEG_ES && (int)HLP_CS == (int)DEC_SEG_CS &&
+                   (int)HLP_SS == (int)DEC_SEG_SS && (int)HLP_DS == (int)DEC_SEG_DS &&
+                   (int)HLP_FS == (int)DEC_SEG_FS && (int)HLP_GS == (int)DEC_SEG_GS,
                "segment numbering shared with the decoder");
 
 /* EFLAGS (SDM Vol. 1 3.4.3, Vol. 3A 2.3). */
@@ -84,6 +85,15 @@ enum {
 };
 _Static_assert(HLP_CR4_OSFXSR == 0x200 && HLP_CR4_OSXMMEXCPT == 0x400,
                "CR4.OSFXSR is bit 9, OSXMMEXCPT bit 10");
+
+/* Debug registers (SDM Vol. 3A 17.2): indexes into hlp_cpu.dr and DR6 bits. */
+enum { HLP_DR6 = 6, HLP_DR7 = 7 };
+enum {
+    HLP_DR6_B0 = 1u << 0, /* B0-B3: breakpoint n matched */
+    HLP_DR6_BD = 1u << 13, /* debug-register access with DR7.GD */
+    HLP_DR6_BS = 1u << 14, /* single step */
+    HLP_DR6_BT = 1u << 15, /* task switch to a TSS with the T flag */
+};
 
 /* Exception vectors (SDM Vol. 3A Table 6-1). */
 enum hlp_vector {
@@ -135,9 +145,11 @@ struct hlp_cpu {
     struct hlp_seg ldtr, tr;
     struct hlp_dtr gdtr, idtr;
     uint32_t cr0, cr2, cr3, cr4;
-    uint32_t dr[8];    /* DR0-DR3, DR6, DR7 (DR4/DR5 alias DR6/DR7 unless CR4.DE) */
+    uint32_t dr[8];    /* dr[n] is DRn: DR0-DR3, DR6 (dr[HLP_DR6]), DR7 (dr[HLP_DR7]);
+                        * dr[4], dr[5] unused (DR4/DR5 alias DR6/DR7 without CR4.DE) */
     uint64_t efer;
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t misc_enable; /* IA32_MISC_ENABLE (hlp_sys_msr.c) */
     uint64_t tsc_offset; /* guest TSC = host-derived counter + offset */
     uint8_t cpl;
     bool halted;
@@ -146,8 +158,14 @@ struct hlp_cpu {
     uint8_t a20;       /* unused by the CPU, mirrors mmu state for traces */
     struct hlp_fxstate fx;
 
+    /* Debug bookkeeping of the current instruction (SDM Vol. 3A 17.3),
+     * consumed by hlp_after_insn. */
+    uint8_t dbg_hits;    /* DR6.B0-B3 of data breakpoints the instruction hit */
+    bool dbg_keep_rf;    /* it loaded EFLAGS.RF (IRET, task switch) */
+    bool dbg_event;      /* it delivered an event: no single-step trap */
+
     /* Exception bookkeeping for double/triple fault (SDM Vol. 3A Table 6-5). */
-    int8_t delivering;   /* vector being delivered, -1 when none */
+    int16_t delivering;  /* vector being delivered, -1 when none */
     uint8_t pending_vector;
     int32_t pending_error;
 
@@ -176,6 +194,11 @@ int hlp_cpu_init(struct hlp_cpu *cpu, struct machine *m, unsigned model_options,
 void hlp_cpu_destroy(struct hlp_cpu *cpu);
 /* The SDM's power-up/RESET state (Vol. 3A 9.1.1, Table 9-1). */
 void hlp_cpu_reset(struct hlp_cpu *cpu);
+
+/* Loads CS (selector and cache) and the CPL together: the one place the
+ * privilege level changes, so the softmmu's user/supervisor checks
+ * (mmu_acc(cpu->cpl, ...)) always follow CS. Real mode: CPL 0; V86: 3. */
+void hlp_set_cs(struct hlp_cpu *cpu, const struct hlp_seg *cs, unsigned cpl);
 
 /* ---- faults -------------------------------------------------------------------
  * The engine arms the catch point around guest execution:
@@ -273,6 +296,32 @@ void hlp_write_eflags_popf(struct hlp_cpu *cpu, uint32_t value, unsigned size);
 /* I/O permission (SDM Vol. 1 19.5): CPL <= IOPL, else the TSS I/O bitmap;
  * raises #GP(0) when denied. */
 void hlp_check_io(struct hlp_cpu *cpu, uint16_t port, unsigned size);
+
+/* ---- debug (hlp_debug.c) ----------------------------------------------------------------
+ * The engine's side of the debug architecture (SDM Vol. 3A 17.2-17.3):
+ *  - before each instruction: cpu->intr_shadow = false after the interrupt
+ *    window was tested (the shadow covers exactly one instruction), and
+ *    hlp_check_code_breakpoint(cpu) when hlp_dbg_armed(cpu) (it raises the
+ *    #DB fault of an enabled instruction breakpoint at cpu->eip unless
+ *    EFLAGS.RF is set);
+ *  - on every data access with hlp_dbg_armed(cpu):
+ *    hlp_check_data_breakpoint(cpu, lin, len, is_write) (records the hit;
+ *    the trap comes after the instruction);
+ *  - after each instruction that completed (not one that faulted), with
+ *    cpu->eip at the next instruction: hlp_after_insn(cpu, eflags before the
+ *    instruction), which clears RF, and delivers the #DB trap for a single
+ *    step (TF at the start) or data breakpoint hits. */
+static inline bool hlp_dbg_armed(const struct hlp_cpu *cpu) { return (cpu->dr[7] & 0xFF) != 0; }
+void hlp_check_code_breakpoint(struct hlp_cpu *cpu);
+void hlp_check_data_breakpoint(struct hlp_cpu *cpu, uint32_t lin, unsigned len, bool is_write);
+void hlp_after_insn(struct hlp_cpu *cpu, uint32_t eflags_at_start);
+
+/* ---- x87, MMX and SSE (fpu*.c) --------------------------------------------------------
+ * Executes one instruction with DEC_F_X87 or DEC_F_SIMD that is not a
+ * system instruction, with cpu->eip at its first byte; raises #UD for what
+ * the CPU model does not advertise, #NM/#MF/#XM as the SDM says; on return
+ * cpu->eip is past it. Returns false when d is not such an instruction. */
+bool hlp_exec_fpu(struct hlp_cpu *cpu, const struct dec_insn *d);
 
 /* ---- the interpreter engine (interp*.c) ----------------------------------------------- */
 extern const struct mach_engine interp_engine;
