@@ -234,7 +234,7 @@ static bool screen2(struct fpu_env *e, struct fpu_f80 a, struct fpu_f80 b, struc
 /* A denormal operand: DE; an unmasked DE suppresses the operation. */
 static bool denormal_stops(struct fpu_env *e, struct fpu_f80 a, struct fpu_f80 b)
 {
-    if (fpu_classify(a) != FPU_DENORMAL && fpu_classify(b) != FPU_DENORMAL)
+    if (fpu_classify(a) != FPU_DENORMAL && fpu_classify(b) != FPU_DENORMAL && !e->denormal_src)
         return false;
     return !fpu_raise(e, FPU_DE);
 }
@@ -474,7 +474,7 @@ enum fpu_cmp fpu_compare(struct fpu_env *e, struct fpu_f80 a, struct fpu_f80 b, 
         return FPU_CMP_UN;
     }
     /* Condition codes are set even when DE (or IE) is unmasked. */
-    if (ca == FPU_DENORMAL || cb == FPU_DENORMAL)
+    if (ca == FPU_DENORMAL || cb == FPU_DENORMAL || e->denormal_src)
         fpu_raise(e, FPU_DE);
     if (ca == FPU_ZERO && cb == FPU_ZERO)
         return FPU_CMP_EQ;

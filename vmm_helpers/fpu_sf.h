@@ -57,11 +57,13 @@ struct fpu_env {
     uint16_t fcw;
     uint16_t flags;
     bool suppress;
+    bool denormal_src; /* the second operand came from a denormal m32/m64
+                        * (widened exactly, so no longer denormal itself) */
 };
 
 static inline struct fpu_env fpu_env_make(uint16_t fcw)
 {
-    return (struct fpu_env){.fcw = fcw, .flags = 0, .suppress = false};
+    return (struct fpu_env){.fcw = fcw};
 }
 
 /* ---- classification ------------------------------------------------------- */
@@ -107,6 +109,11 @@ enum fpu_cmp fpu_compare(struct fpu_env *e, struct fpu_f80 a, struct fpu_f80 b, 
 struct fpu_f80 fpu_from_i64(int64_t v);
 struct fpu_f80 fpu_from_f32(struct fpu_env *e, uint32_t v);
 struct fpu_f80 fpu_from_f64(struct fpu_env *e, uint64_t v);
+/* The same exact widening for an arithmetic operand: no exception, an
+ * SNaN stays signaling, and a denormal sets e->denormal_src so that the
+ * operation reports DE in its own priority order. */
+struct fpu_f80 fpu_operand_f32(struct fpu_env *e, uint32_t v);
+struct fpu_f80 fpu_operand_f64(struct fpu_env *e, uint64_t v);
 /* To an integer of `bits` (16, 32, 64) by RC, or toward zero when
  * truncate (FISTTP); the integer indefinite (the most negative value) on
  * IE. */

@@ -27,7 +27,8 @@ static const struct narrow_fmt fmt64 = {52, 1023, 2047};
 
 /* FLD m32/m64: exact; an SNaN raises IE and loads quieted, a denormal
  * raises DE and loads normalized. */
-static struct fpu_f80 widen(struct fpu_env *e, uint64_t v, const struct narrow_fmt *f)
+static struct fpu_f80 widen(struct fpu_env *e, uint64_t v, const struct narrow_fmt *f,
+                            bool operand)
 {
     bool sign = (v >> (f->frac_bits + (f->frac_bits == 23 ? 8 : 11))) & 1;
     uint32_t exp = (uint32_t)(v >> f->frac_bits) & f->exp_max;
@@ -36,14 +37,18 @@ static struct fpu_f80 widen(struct fpu_env *e, uint64_t v, const struct narrow_f
     if (exp == f->exp_max) {
         if (!frac)
             return fpu_make(sign, FPU_EXP_MAX, FPU_J);
-        if (!(frac >> (f->frac_bits - 1)))
+        bool snan = !(frac >> (f->frac_bits - 1));
+        if (snan && !operand)
             fpu_raise(e, FPU_IE);
-        return fpu_make(sign, FPU_EXP_MAX, FPU_J | FPU_QUIET | (frac << up));
+        return fpu_make(sign, FPU_EXP_MAX, FPU_J | (operand ? 0 : FPU_QUIET) | (frac << up));
     }
     if (exp == 0) {
         if (!frac)
             return fpu_make(sign, 0, 0);
-        fpu_raise(e, FPU_DE);
+        if (operand)
+            e->denormal_src = true;
+        else
+            fpu_raise(e, FPU_DE);
         int shift = clz64(frac << up);
         /* Denormal: frac * 2^(1 - bias - frac_bits). */
         return fpu_make(sign, (unsigned)(FPU_EXP_BIAS - f->bias + 1 - shift), frac << (up + shift));
@@ -51,8 +56,10 @@ static struct fpu_f80 widen(struct fpu_env *e, uint64_t v, const struct narrow_f
     return fpu_make(sign, (unsigned)((int32_t)exp - f->bias + FPU_EXP_BIAS), FPU_J | (frac << up));
 }
 
-struct fpu_f80 fpu_from_f32(struct fpu_env *e, uint32_t v) { return widen(e, v, &fmt32); }
-struct fpu_f80 fpu_from_f64(struct fpu_env *e, uint64_t v) { return widen(e, v, &fmt64); }
+struct fpu_f80 fpu_from_f32(struct fpu_env *e, uint32_t v) { return widen(e, v, &fmt32, false); }
+struct fpu_f80 fpu_from_f64(struct fpu_env *e, uint64_t v) { return widen(e, v, &fmt64, false); }
+struct fpu_f80 fpu_operand_f32(struct fpu_env *e, uint32_t v) { return widen(e, v, &fmt32, true); }
+struct fpu_f80 fpu_operand_f64(struct fpu_env *e, uint64_t v) { return widen(e, v, &fmt64, true); }
 
 static uint64_t pack_narrow(const struct narrow_fmt *f, bool sign, uint32_t exp, uint64_t frac)
 {

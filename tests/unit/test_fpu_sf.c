@@ -105,7 +105,7 @@ static f80 rnd_pair(f80 a)
     f80 b = a;
     b.se ^= (rnd() & 1) ? 0x8000 : 0;
     b.se = (uint16_t)((b.se & 0x8000) | ((b.se + (unsigned)(rnd() % 3) - 1) & 0x7FFF));
-    b.sig ^= rnd() >> (rnd() % 64 + 1) >> (rnd() % 2 ? 0 : 20);
+    b.sig ^= rnd() >> (rnd() % 63 + 1) >> (rnd() % 2 ? 0 : 20);
     b.sig |= (a.se & 0x7FFF) ? FPU_J : 0;
     return b;
 }
