@@ -231,13 +231,18 @@ void mmu_code_page_set(struct mmu *mmu, uint64_t paddr)
         return;
     mmu->code_bits[page >> 6] |= bit;
     mmu_tlb_protect_code(mmu, page << 12);
+    if (mmu->shadow)
+        mmu_shadow_code_marked(mmu->shadow, page << 12);
 }
 
 void mmu_code_page_clear(struct mmu *mmu, uint64_t paddr)
 {
     uint64_t page = paddr >> 12;
-    if (page < mmu->code_pages)
-        mmu->code_bits[page >> 6] &= ~(1ull << (page & 63));
+    if (page >= mmu->code_pages || !mmu_code_page_test(mmu, paddr))
+        return;
+    mmu->code_bits[page >> 6] &= ~(1ull << (page & 63));
+    if (mmu->shadow)
+        mmu_shadow_code_cleared(mmu->shadow, page << 12);
 }
 
 bool mmu_code_page_test(const struct mmu *mmu, uint64_t paddr)

@@ -16,9 +16,9 @@
  * that does not exist) is a VM error the caller turns into
  * MACH_EXIT_BAD_MEMORY (mmu_report_bad_phys does that).
  *
- * Engines that keep their own copies of translations (the translator's
- * shadow windows) hear of every TLB flush through mmu_hooks.flushed and
- * build their mappings from mmu_translate. */
+ * Engines that keep their own copies of translations hear of every TLB
+ * flush through mmu_hooks.flushed; the translator's shadow windows (the
+ * last section) are kept here and told of flushes directly. */
 #ifndef POPEK_SOFTMMU_H
 #define POPEK_SOFTMMU_H
 
@@ -181,6 +181,8 @@ struct mmu_tlb_entry {
     uint64_t phys;   /* guest physical address of the page */
 };
 
+struct mmu_shadow;
+
 struct mmu {
     struct mmu_tlb_entry tlb[MMU_TLB_SIZE];
     struct mmu_stats stats;
@@ -193,6 +195,8 @@ struct mmu {
     uint64_t *code_bits; /* one bit per 4-KByte page of RAM */
     uint64_t code_pages;
     struct mmu_hooks hooks;
+    struct mmu_shadow *shadow; /* set by mmu_shadow_init: told of flushes and
+                                  code-page changes */
 };
 
 /* ---- life cycle and registers ------------------------------------------------------- */
@@ -219,7 +223,7 @@ enum mmu_result mmu_set_regs(struct mmu *mmu, const struct mmu_regs *regs,
 enum mmu_result mmu_write_cr3(struct mmu *mmu, uint32_t cr3, struct mmu_fault *fault);
 /* INVLPG lin (SDM Vol. 2A INVLPG, Vol. 3A 4.10.4.1). */
 void mmu_invlpg(struct mmu *mmu, uint32_t lin);
-/* Drops every translation, global ones included. */
+/* Drops every translation, global ones included (shadow windows too). */
 void mmu_flush(struct mmu *mmu);
 /* The A20 gate: while disabled, physical bit 20 of every address the
  * processor generates, page-table and PDPTE reads included, is forced to
@@ -266,7 +270,9 @@ enum mmu_result mmu_fetch_slow(struct mmu *mmu, uint32_t lin, unsigned acc,
 
 /* ---- code pages ------------------------------------------------------------------------
  * Pages of RAM holding code an engine decoded or translated. Writes to them
- * never take the TLB's fast path: each calls mmu_hooks.code_written. */
+ * never take the TLB's fast path: each calls mmu_hooks.code_written. With
+ * a shadow attached, setting a mark also write-protects every window
+ * mapping of the page, and clearing it makes them writable again. */
 void mmu_code_page_set(struct mmu *mmu, uint64_t paddr);
 void mmu_code_page_clear(struct mmu *mmu, uint64_t paddr);
 bool mmu_code_page_test(const struct mmu *mmu, uint64_t paddr);
@@ -279,6 +285,165 @@ void mmu_phys_written(struct mmu *mmu, uint64_t paddr, uint64_t len);
 void mmu_print_stats(const struct mmu *mmu, FILE *out);
 /* Stops the VM with MACH_EXIT_BAD_MEMORY for an MMU_BAD_PHYS result. */
 void mmu_report_bad_phys(struct mmu *mmu, const struct mmu_fault *fault);
+
+/* ==== shadow windows (the translator's view of guest memory) ==============================
+ *
+ * A window is a 4 GiB PROT_NONE host reservation in which guest linear page
+ * V is mapped on demand, MAP_SHARED from the machine's RAM memfd at the
+ * physical page the guest's paging gives for V, with the guest's rights.
+ * Translated code addresses it as gs:[addr32 ...] with GS base = the
+ * window of the current CPL: one window for supervisor accesses (CPL 0-2)
+ * and one for user accesses (CPL 3), so the host MMU enforces U/S and R/W.
+ *
+ * What is mapped, and how:
+ * - RAM: read-only until the guest page is dirty (D=1), so the first write
+ *   faults, sets D through the page walk (SDM Vol. 3A 4.8) and remaps the
+ *   page writable; read-only where the guest forbids the write in that
+ *   window (with CR0.WP=0 supervisor writes to read-only pages are allowed,
+ *   SDM 4.6, so the supervisor window maps them writable).
+ * - Code pages (mmu_code_page_set): read-only in every window; a write
+ *   faults with MMU_SHADOW_SMC. The engine drops the page's blocks and
+ *   clears the mark (mmu_code_page_clear makes the aliases writable again;
+ *   otherwise the retried write faults once more and maps the page).
+ * - ROM: read-only (a private memfd copy made at mmu_shadow_init); writes
+ *   fault with MMU_SHADOW_MMIO, and the emulated write is dropped.
+ * - MMIO: never mapped; every access faults with MMU_SHADOW_MMIO.
+ * - Paging off: linear = physical (with the A20 mask), mapped lazily in
+ *   physically contiguous runs of up to 1 MiB; large guest pages (2/4 MiB)
+ *   are mapped whole on their first fault. Both save faults and VMAs.
+ * - The first page past 4 GiB mirrors linear page 0, so an access at
+ *   0xFFFFFFFE..0x00000001 (the processor's linear wrap-around, which the
+ *   host cannot do) runs natively; the rest of the guard area stays
+ *   PROT_NONE and is never guest-reachable (accesses are at most 16 bytes
+ *   past 4 GiB).
+ *
+ * Flushes follow TLB semantics (SDM 4.10.4.1): the mmu tells an attached
+ * shadow of every flush it makes. CR3 loads drop non-global mappings,
+ * INVLPG drops the page (the whole large page if it was one), full
+ * flushes (CR0.PG/WP, CR4.PSE/PGE/PAE, EFER.NXE, A20, mmu_flush) wipe
+ * both windows with one mmap each. The shadow keeps one window pair, not a
+ * cache keyed by CR3: without write-protecting the guest's page tables, a
+ * cached address space could hold translations the guest changed while it
+ * was not current (legal, since its CR3 load flushes them), so a CR3 load
+ * costs one mmap(PROT_NONE) per non-global mapped run (~1.3 us each) and
+ * a re-fault (~3 us) per page touched again.
+ *
+ * VMAs: every mapping may split the reservation (two VMAs per scattered
+ * page, vm.max_map_count is 65530 here). The shadow keeps the exact count
+ * (the kernel merges neighbours with contiguous file offsets and equal
+ * protection) against a budget (half of vm.max_map_count) and wipes a
+ * window before the budget runs out.
+ *
+ * Signal context: mmu_shadow_fault is meant to be called from a SIGSEGV
+ * handler for a fault raised by translated code on the guest thread. It
+ * uses no malloc and no stdio, only mmap/mprotect/madvise and the softmmu
+ * walk, and it preserves errno. This is safe because the signal is
+ * synchronous and the interrupted code is translated code holding no libc
+ * lock; the one exception is a guest whose page tables lie in MMIO or in
+ * a code page, where the walk calls a device handler or
+ * mmu_hooks.code_written from the handler. Flushes and code-page changes
+ * must not run concurrently with it (they come from helpers on the same
+ * thread). */
+
+#define MMU_SHADOW_SPAN (1ull << 32)
+#define MMU_SHADOW_GUARD (64u << 10) /* reserved past 4 GiB; first page mirrors page 0 */
+#define MMU_SHADOW_PAGES ((uint32_t)(MMU_SHADOW_SPAN / MMU_PAGE_SIZE)) /* + 1 for the mirror */
+
+enum mmu_shadow_result {
+    MMU_SHADOW_RETRY,       /* the page is mapped now: restart the access */
+    MMU_SHADOW_GUEST_FAULT, /* deliver out->fault (#PF, CR2) at the faulting insn */
+    MMU_SHADOW_SMC,         /* write to a code page at out->paddr: drop its
+                               blocks, mmu_code_page_clear, then retry */
+    MMU_SHADOW_MMIO,        /* MMIO (or a ROM write) at out->paddr: emulate the
+                               access through mmu_read/mmu_write */
+    MMU_SHADOW_BAD_PHYS,    /* unassigned memory at out->paddr (or a page
+                               table there): VM error, see mmu_report_bad_phys */
+    MMU_SHADOW_NOT_OURS,    /* the address is outside both windows (or in
+                               the unused guard): a host bug, not the guest's */
+    MMU_SHADOW_HOST_ERROR,  /* mmap failed even after a wipe: out->host_errno */
+};
+
+struct mmu_shadow_fault {
+    uint32_t lin;           /* guest linear address of the faulting byte */
+    unsigned cpl;           /* 0 for the supervisor window, 3 for the user one */
+    uint64_t paddr;         /* SMC, MMIO: physical address of lin */
+    struct mmu_fault fault; /* GUEST_FAULT: what to deliver; BAD_PHYS: .paddr */
+    int host_errno;         /* HOST_ERROR */
+};
+
+#define MMU_SHADOW_STATS(X)                                                            \
+    X(faults, "shadow faults")                                                         \
+    X(pages_mapped, "pages mapped")                                                    \
+    X(mmaps, "mmap calls")                                                             \
+    X(dirty_upgrades, "dirty upgrades")                                                \
+    X(guest_faults, "guest #PF")                                                       \
+    X(smc, "SMC faults")                                                               \
+    X(mmio, "MMIO faults")                                                             \
+    X(unmapped_runs, "runs unmapped by flushes")                                       \
+    X(code_protects, "code-page write protects")                                       \
+    X(wipes, "window wipes")                                                           \
+    X(budget_wipes, "wipes for the VMA budget")
+
+struct mmu_shadow_stats {
+#define MMU_SHADOW_STAT_FIELD(name, desc) uint64_t name;
+    MMU_SHADOW_STATS(MMU_SHADOW_STAT_FIELD)
+#undef MMU_SHADOW_STAT_FIELD
+};
+
+/* Private to softmmu/shadow*.c. */
+struct mmu_shadow_run {
+    uint32_t page;   /* first linear page mapped by one mmap */
+    uint32_t npages;
+};
+
+struct mmu_shadow_window {
+    uint8_t *base;               /* 4 GiB + MMU_SHADOW_GUARD reservation */
+    uint32_t *state;             /* per linear page (+ the mirror): SHW_* bits | ppn */
+    uint32_t *rnext;             /* per linear page: next page mapping the same
+                                    RAM page, + 1; 0 ends the chain */
+    uint32_t *rhead;             /* per RAM page: first linear page + 1 */
+    struct mmu_shadow_run *runs; /* what was mapped since the last wipe */
+    uint32_t nruns;
+    bool has_large;              /* some mapping came from a 2/4 MiB page */
+    uint32_t vma_units;          /* VMAs this window holds beyond the first */
+};
+
+struct mmu_shadow {
+    struct mmu *mmu;
+    struct machine *m;
+    struct mmu_shadow_window win[2]; /* [0] CPL 0-2, [1] CPL 3 */
+    int ram_fd;
+    uint64_t ram_pages;
+    int rom_fd;                 /* private copy of the BIOS ROM, or -1 */
+    const uint8_t *rom;
+    uint64_t rom_size;
+    uint32_t vma_budget;        /* for both windows together */
+    uint32_t run_cap;           /* size of each window's runs array */
+    struct mmu_shadow_stats stats;
+};
+
+/* Reserves both windows and attaches the shadow to mmu (which must outlive
+ * it). -1 with err if the host refuses. */
+int mmu_shadow_init(struct mmu_shadow *s, struct mmu *mmu, struct machine *m,
+                    struct mach_err *err);
+void mmu_shadow_destroy(struct mmu_shadow *s);
+
+/* Host address of guest linear 0 in the window for cpl: the GS base. */
+uint8_t *mmu_shadow_window_base(const struct mmu_shadow *s, unsigned cpl);
+
+/* Handles a host fault at host_addr (si_addr). is_write from the host's
+ * page-fault error code (mmu_shadow_sig_is_write). Translated code never
+ * executes from a window, so there is no fetch kind. */
+enum mmu_shadow_result mmu_shadow_fault(struct mmu_shadow *s, const void *host_addr,
+                                        bool is_write, struct mmu_shadow_fault *out);
+/* Whether a SIGSEGV was raised by a write: bit 1 of the x86 page-fault
+ * error code Linux leaves in the ucontext (uc_mcontext.gregs[REG_ERR]). */
+bool mmu_shadow_sig_is_write(const void *ucontext);
+
+/* Lowers the VMA budget (units: VMAs, default vm.max_map_count / 2); for
+ * tests and for hosts where other parts of the process need more. */
+void mmu_shadow_set_vma_budget(struct mmu_shadow *s, uint32_t units);
+void mmu_shadow_print_stats(const struct mmu_shadow *s, FILE *out);
 
 /* ---- fast paths ----------------------------------------------------------------------------
  * One index, one compare, one pointer add on a TLB hit; everything else

@@ -43,4 +43,11 @@ enum mmu_result mmu_tlb_lookup(struct mmu *mmu, uint32_t lin, unsigned acc,
  * physical page ppage (it just became a code page). */
 void mmu_tlb_protect_code(struct mmu *mmu, uint64_t ppage);
 
+/* shadow_pages.c: what tlb.c and access.c tell an attached shadow
+ * (mmu->shadow): every flush they make, and code-page marks set and
+ * cleared (ppage page-aligned). */
+void mmu_shadow_flushed(struct mmu_shadow *s, enum mmu_flush scope, uint32_t lin);
+void mmu_shadow_code_marked(struct mmu_shadow *s, uint64_t ppage);
+void mmu_shadow_code_cleared(struct mmu_shadow *s, uint64_t ppage);
+
 #endif

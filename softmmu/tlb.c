@@ -15,6 +15,8 @@
 
 static void notify(struct mmu *mmu, enum mmu_flush scope, uint32_t lin)
 {
+    if (mmu->shadow)
+        mmu_shadow_flushed(mmu->shadow, scope, lin);
     if (mmu->hooks.flushed)
         mmu->hooks.flushed(mmu->hooks.opaque, scope, lin);
 }
