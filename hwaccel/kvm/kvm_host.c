@@ -31,6 +31,9 @@
  *           FNSTSW, FWAIT, FNSAVE ...), MMX and most SSE (XORPS, PADDD;
  *           MOVUPS/MOVDQA move data) stop the same way, as do BOUND,
  *           AAM/DAA, LAR/LSL/VERR, POPCNT, XGETBV and RDRAND.
+ *   nested  a fault while delivering an exception: #NP on the not-present
+ *           code segment of #DE's gate comes out as #GP instead of #DF;
+ *           #NP on the not-present gate of #UD (benign) becomes #DF.
  *   v86     runs with EFLAGS.VM set, but INT3 raises #UD instead of going
  *           through the IDT, OUT ignores the TSS I/O permission bitmap,
  *           an exception from v86 pushes 0 for ES/DS/FS/GS and leaves the
@@ -118,6 +121,10 @@ static const struct {
                 "(KVM_EXIT_INTERNAL_ERROR, emulation failure)"},
     {"v86", "cannot run virtual-8086 mode (no IRET into or out of it; INT3, the I/O "
             "permission bitmap and the segment frame of exceptions are wrong)"},
+    {"nested-exceptions", "delivers a fault raised while delivering another exception wrongly "
+                          "(a not-present gate code segment gives #GP, not #DF; #NP on the gate "
+                          "of a benign #UD gives #DF)"},
+    {"bcd", "cannot emulate the decimal-adjust instructions (AAA, DAA, AAM, ...)"},
     {"x87", "cannot emulate x87 instructions beyond FNINIT/FNSTCW"},
     {"mmx", "cannot emulate MMX instructions"},
     {"sse", "cannot emulate SSE arithmetic (XORPS, PADDD, ...)"},

@@ -74,6 +74,9 @@ struct kvm_vm {
     size_t run_size;
     uint8_t *rom; /* page-aligned copy of the BIOS ROM for its memory slots */
     size_t rom_size;
+    bool rom_read_only;                /* KVM_MEM_READONLY available */
+    struct kvm_mem_piece *mem_pieces;  /* scratch for kvm_mem_layout */
+    unsigned mem_max_pieces, mem_slots_used;
     bool hw;      /* the host runs guests with VT-x/AMD-V */
     bool immediate_exit;
     struct hlp_cpu_model cpu;
@@ -93,6 +96,13 @@ const char *kvm_host_limits(void);
 int kvm_vm_create(struct kvm_vm *vm, struct machine *m, struct kvm_stats *stats,
                   struct mach_err *err);
 void kvm_vm_destroy(struct kvm_vm *vm);
+
+/* kvm_mem.c: guest memory as memory slots, rebuilt when the A20 gate
+ * changes (the machine's a20_changed hook). */
+struct kvm_mem_piece;
+int kvm_mem_create(struct kvm_vm *vm, struct mach_err *err);
+int kvm_mem_layout(struct kvm_vm *vm, bool a20, struct mach_err *err);
+void kvm_mem_destroy(struct kvm_vm *vm);
 
 /* kvm_loop.c: runs until mach_exit_requested(). */
 void kvm_loop_run(struct kvm_vm *vm);

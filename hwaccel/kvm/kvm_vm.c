@@ -12,9 +12,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define ROM_ALIAS_BASE 0xF0000ull
-#define ROM_ALIAS_SIZE 0x10000ull
-#define ONE_MIB 0x100000ull
 
 /* VMX without unrestricted guest runs real mode in vm86 and needs a
  * three-page TSS and a one-page identity-mapped page table somewhere in
@@ -45,63 +42,6 @@ _Static_assert((CR0_CD | CR0_NW | CR0_ET) == 0x60000010u, "CR0 at reset (Table 9
 #define RESET_MXCSR 0x1F80
 #define RESET_DR6 0xFFFF0FF0ull
 #define RESET_DR7 0x00000400ull
-
-static int add_slot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-                    void *host, bool read_only, struct mach_err *err)
-{
-    struct kvm_userspace_memory_region region = {
-        .slot = slot,
-        .flags = read_only ? KVM_MEM_READONLY : 0,
-        .guest_phys_addr = gpa,
-        .memory_size = size,
-        .userspace_addr = (uint64_t)(uintptr_t)host,
-    };
-    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return mach_errf(err, "KVM_SET_USER_MEMORY_REGION 0x%llx-0x%llx: %s",
-                         (unsigned long long)gpa, (unsigned long long)(gpa + size - 1),
-                         strerror(errno));
-    return 0;
-}
-
-/* The ROM gets its own page-aligned copy (KVM maps whole host pages; the
- * machine's copy is malloc'd). With KVM_CAP_READONLY_MEM guest writes to
- * it exit as MMIO and are dropped; without it the slots are ordinary RAM
- * and a guest could change its copy of the ROM. */
-static int add_rom_slots(struct kvm_vm *vm, uint32_t slot, struct mach_err *err)
-{
-    uint64_t size, base;
-    const uint8_t *rom = mach_rom(vm->m, &size, &base);
-    if (size < ROM_ALIAS_SIZE || (size & 0xFFF))
-        return mach_errf(err, "BIOS ROM of %llu bytes: not a multiple of 4 KiB holding 64 KiB",
-                         (unsigned long long)size);
-    void *copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (copy == MAP_FAILED)
-        return mach_errf(err, "mapping the ROM: %s", strerror(errno));
-    memcpy(copy, rom, size);
-    vm->rom = copy;
-    vm->rom_size = size;
-    bool ro = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
-    if (add_slot(vm, slot, ROM_ALIAS_BASE, ROM_ALIAS_SIZE, vm->rom + size - ROM_ALIAS_SIZE, ro,
-                 err) < 0)
-        return -1;
-    return add_slot(vm, slot + 1, base, size, vm->rom, ro, err);
-}
-
-/* The layout of machine/physmem.c: RAM from 0, split around the ROM's
- * alias at 0xF0000 when a ROM is loaded, the ROM ending at 4 GiB. */
-static int add_memory(struct kvm_vm *vm, struct mach_err *err)
-{
-    uint8_t *ram = mach_ram(vm->m);
-    uint64_t ram_size = mach_ram_size(vm->m);
-    if (!mach_rom(vm->m, NULL, NULL))
-        return add_slot(vm, 0, 0, ram_size, ram, false, err);
-    if (add_slot(vm, 0, 0, ROM_ALIAS_BASE, ram, false, err) < 0)
-        return -1;
-    if (ram_size > ONE_MIB && add_slot(vm, 1, ONE_MIB, ram_size - ONE_MIB, ram + ONE_MIB,
-                                       false, err) < 0)
-        return -1;
-    return add_rom_slots(vm, 2, err);
-}
 
 static int set_vmx_real_mode_pages(struct kvm_vm *vm, struct mach_err *err)
 {
@@ -295,7 +235,7 @@ int kvm_vm_create(struct kvm_vm *vm, struct machine *m, struct kvm_stats *stats,
         return -1;
     vm->immediate_exit = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
     /* The identity map must be placed before the vCPU exists. */
-    if (set_vmx_real_mode_pages(vm, err) < 0 || add_memory(vm, err) < 0 ||
+    if (set_vmx_real_mode_pages(vm, err) < 0 || kvm_mem_create(vm, err) < 0 ||
         create_vcpu(vm, err) < 0 || set_cpuid(vm, err) < 0 || set_initial_state(vm, err) < 0)
         return -1;
     return 0;
@@ -311,7 +251,6 @@ void kvm_vm_destroy(struct kvm_vm *vm)
         close(vm->vm_fd);
     if (vm->sys_fd >= 0)
         close(vm->sys_fd);
-    if (vm->rom)
-        munmap(vm->rom, vm->rom_size);
+    kvm_mem_destroy(vm);
     *vm = (struct kvm_vm){.sys_fd = -1, .vm_fd = -1, .vcpu_fd = -1};
 }

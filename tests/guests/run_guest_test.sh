@@ -2,14 +2,24 @@
 # Runs one guest test on every popek engine and compares the results.
 #
 # usage: run_guest_test.sh [--popek PATH] [--engines "kvm bt interp"]
-#                          [--timeout SECONDS] [--poweroff] GUEST.elf
+#                          [--timeout SECONDS] [--poweroff] [--needs CAPS]
+#                          GUEST.elf|GUEST.rom|GUEST.bin
 #
-# For each engine: `popek caps --accel ENGINE CAPS...` (CAPS from the ELF's
-# .popek.needs section) decides whether it can run the guest here; if not,
-# the engine is skipped with popek's reason. Otherwise the guest runs with
-# `popek run --accel ENGINE --timeout T`; it passes when the exit status is
-# 1 (debug-exit 0), every CHECK line ends in "ok" and the SUMMARY line says
-# PASS. The CHECK lines of all engines that ran must be identical.
+# How the guest is launched follows from its file name: NAME.elf is a
+# Multiboot kernel, NAME.rom a BIOS ROM (`popek run --bios NAME.rom`, the
+# CPU starts in its reset state at F000:FFF0), NAME.bin a boot-sector-style
+# real-mode image (`popek run --raw 0x7c00,0x7c00,real NAME.bin`).
+# For each engine: `popek caps --accel ENGINE CAPS...` decides whether it
+# can run the guest here; if not, the engine is skipped with popek's reason.
+# CAPS come from the ELF's .popek.needs section (NEEDS in guest.h), or from
+# a string "POPEK-NEEDS: CAPS" inside a ROM or boot image (default
+# "real-mode"); --needs overrides both. Otherwise
+# the guest runs with `popek run --accel ENGINE --timeout T`; it passes when
+# the exit status is the expected one, every CHECK line ends in "ok" and the
+# SUMMARY line says PASS. The expected status is 1 (debug-exit 0) unless
+# the ELF's .popek.status section (EXIT_STATUS in guest.h) names another,
+# e.g. 6 for a test that ends in a deliberate triple fault after printing
+# its SUMMARY. The CHECK lines of all engines that ran must be identical.
 # --poweroff is for guests that are not tests (the demo): the engine passes
 # when the guest powers off (status 0) after printing something.
 #
@@ -21,12 +31,14 @@ popek=${POPEK:-popek}
 engines="interp bt kvm"
 timeout=60
 poweroff=0
+needs_opt=
 while [ $# -gt 0 ]; do
     case "$1" in
     --popek) popek=$2; shift 2 ;;
     --engines) engines=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --poweroff) poweroff=1; shift ;;
+    --needs) needs_opt=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run_guest_test.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -34,11 +46,15 @@ while [ $# -gt 0 ]; do
 done
 if [ $# -ne 1 ]; then
     echo "usage: run_guest_test.sh [--popek PATH] [--engines LIST] [--timeout S]" \
-         "[--poweroff] GUEST.elf" >&2
+         "[--poweroff] [--needs CAPS] GUEST.elf|.rom|.bin" >&2
     exit 2
 fi
 elf=$1
-name=$(basename "$elf" .elf)
+case "$elf" in
+*.rom) name=$(basename "$elf" .rom); launch=(--bios "$elf") ;;
+*.bin) name=$(basename "$elf" .bin); launch=(--raw 0x7c00,0x7c00,real "$elf") ;;
+*) name=$(basename "$elf" .elf); launch=("$elf") ;;
+esac
 if [ ! -r "$elf" ]; then
     echo "FAIL $name: cannot read $elf"
     exit 1
@@ -47,19 +63,31 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/popek-guest-$name.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# The capabilities the guest declared with NEEDS("..."): a non-loaded
-# section; its absence means the guest needs nothing.
-objcopy=${OBJCOPY:-objcopy}
-if ! command -v "$objcopy" >/dev/null; then
-    echo "FAIL $name: $objcopy not found (set OBJCOPY)"
-    exit 1
-fi
+# The capabilities the guest declared with NEEDS("...") and the exit status
+# it declared with EXIT_STATUS(n): non-loaded sections; their absence means
+# the guest needs nothing and ends through debug-exit 0 (status 1).
 needs=""
-# objcopy only warns (status 0) when the section is missing.
-"$objcopy" --dump-section .popek.needs="$tmp/needs" "$elf" "$tmp/copy.elf" 2>/dev/null
-if [ -f "$tmp/needs" ]; then
-    needs=$(tr -d '\0' < "$tmp/needs")
-fi
+expect_status=1
+case "$elf" in
+*.elf)
+    objcopy=${OBJCOPY:-objcopy}
+    if ! command -v "$objcopy" >/dev/null; then
+        echo "FAIL $name: $objcopy not found (set OBJCOPY)"
+        exit 1
+    fi
+    # objcopy only warns (status 0) when a section is missing.
+    "$objcopy" --dump-section .popek.needs="$tmp/needs" "$elf" "$tmp/copy.elf" 2>/dev/null
+    "$objcopy" --dump-section .popek.status="$tmp/status" "$elf" "$tmp/copy.elf" 2>/dev/null
+    [ -f "$tmp/needs" ] && needs=$(tr -d '\0' < "$tmp/needs")
+    [ -f "$tmp/status" ] && expect_status=$(tr -d '\0 ' < "$tmp/status")
+    ;;
+*)
+    # A flat image names its needs in a string "POPEK-NEEDS: CAPS" of its own.
+    needs=$(grep -ao 'POPEK-NEEDS:[a-z0-9 -]*' "$elf" | head -n1)
+    needs=${needs#POPEK-NEEDS:}
+    [ -n "$needs" ] || needs="real-mode" ;;
+esac
+[ -n "$needs_opt" ] && needs=$needs_opt
 needs=$(tr -s ' \n' ' ' <<< "$needs")
 needs=${needs% }
 echo "guest $name needs: ${needs:-nothing}"
@@ -99,7 +127,7 @@ for e in $engines; do
     fi
     # A watchdog a little past popek's own timeout, in case the engine hangs.
     timeout --kill-after=5 $((timeout + 15)) \
-        "$popek" run --accel "$e" --timeout "$timeout" "$elf" \
+        "$popek" run --accel "$e" --timeout "$timeout" "${launch[@]}" \
         < /dev/null > "$tmp/$e.raw" 2> "$tmp/$e.err"
     st=$?
     tr -d '\r' < "$tmp/$e.raw" > "$tmp/$e.out"
@@ -114,7 +142,8 @@ for e in $engines; do
         [ $st -eq 0 ] || { echo "FAIL $e: expected status 0 (power-off), got $st"; ok=0; }
         [ -s "$tmp/$e.out" ] || { echo "FAIL $e: no serial output"; ok=0; }
     else
-        [ $st -eq 1 ] || { echo "FAIL $e: expected status 1 (debug-exit 0), got $st"; ok=0; }
+        [ "$st" -eq "$expect_status" ] ||
+            { echo "FAIL $e: expected status $expect_status ($(status_meaning "$expect_status")), got $st"; ok=0; }
         bad=$(grep '^CHECK ' "$tmp/$e.out" | grep -v ' ok$')
         [ -z "$bad" ] || { echo "FAIL $e: failed checks:"; echo "$bad"; ok=0; }
         grep -q '^SUMMARY .* PASS$' "$tmp/$e.out" ||

@@ -26,6 +26,14 @@
     __asm__(".pushsection .popek.needs,\"\",@progbits\n\t.ascii \"" caps     \
             " \"\n\t.popsection")
 
+/* The exit status of popek the runner expects when it is not 1 (debug-exit
+ * 0), e.g. EXIT_STATUS("6") for a test that ends in a deliberate triple
+ * fault after summary_print(). Kept in the non-loaded section
+ * .popek.status. Use at most once per test, at file scope. */
+#define EXIT_STATUS(status)                                                  \
+    __asm__(".pushsection .popek.status,\"\",@progbits\n\t.ascii \"" status \
+            "\"\n\t.popsection")
+
 /* ---- report ------------------------------------------------------------- */
 void check_eq(const char *name, uint32_t expected, uint32_t actual);
 static inline void check_true(const char *name, bool cond)
@@ -42,6 +50,9 @@ void check_trap(const char *name, bool trapped, uint32_t vector, uint32_t error,
 /* A failure without a value comparison (e.g. an unexpected trap). */
 void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void finish(void);
+/* Prints the SUMMARY line without leaving; true when every check passed.
+ * For tests that end some other way (EXIT_STATUS). */
+bool summary_print(void);
 
 void test_main(void);
 
