@@ -250,9 +250,12 @@ struct mach_engine {
      * virtualization here (--accel auto prefers it then). May be NULL. */
     bool (*hw_assisted)(void);
     /* Whether this engine can run guests that need capability `cap` here,
-     * with the reason when not. Capabilities guests may declare: "paging"
-     * (32-bit 2-level paging, PSE), "pae", "pm-iret" (IRET in protected
-     * mode), "real-mode", "v86". May be NULL: everything is supported. */
+     * with the reason when not; false for an unknown name. Capabilities
+     * guests may declare: "paging" (32-bit 2-level paging, PSE), "pae",
+     * "pm-iret" (IRET, INT n and task switches in protected mode),
+     * "real-mode", "v86", "x87", "mmx", "sse", "bcd" (DAA/DAS/AAA/AAS/AAM/
+     * AAD), "nested-exceptions" (#DF, triple fault). May be NULL:
+     * everything is supported. */
     bool (*has_cap)(const char *cap, struct mach_err *why);
 };
 
