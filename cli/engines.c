@@ -4,25 +4,12 @@
 #include "cli/engines.h"
 
 #include "hwaccel/kvm/kvm.h"
+#include "translator/translator.h"
 #include "vmm_helpers/vmm_helpers.h"
 
 #include <string.h>
 
-static bool missing_engine(const char *name, const char *issue, struct mach_err *why)
-{
-    mach_errf(why, "the %s engine is not built into this version of popek yet (%s)", name, issue);
-    return false;
-}
-
-static bool bt_available(struct machine *m, struct mach_err *why)
-{
-    (void)m;
-    return missing_engine("bt", "the translator, issue #4", why);
-}
-
-static const struct mach_engine bt_placeholder = {.name = "bt", .available = bt_available};
-
-static const struct mach_engine *const engines[] = {&kvm_engine, &bt_placeholder,
+static const struct mach_engine *const engines[] = {&kvm_engine, &bt_engine,
                                                     &interp_engine};
 
 static const struct mach_engine *by_name(const char *name)

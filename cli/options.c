@@ -168,7 +168,7 @@ int cli_parse_run(int argc, char **argv, struct cli_options *o, struct mach_err 
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+m:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
         if (c == 'h') {
             cli_print_help(stdout);
             return 1;

@@ -19,7 +19,7 @@
  * changes is committed only after its last possible fault, so a raised
  * fault finds the guest state exactly as before the instruction (cpu->eip
  * still at its first byte), as the SDM requires of faults (Vol. 3A 6.5).
- * The engine then calls hlp_deliver_exception(). */
+ * The engine then calls hlp_deliver_pending(). */
 #ifndef POPEK_HLP_CPU_H
 #define POPEK_HLP_CPU_H
 
@@ -320,7 +320,10 @@ void hlp_after_insn(struct hlp_cpu *cpu, uint32_t eflags_at_start);
  * Executes one instruction with DEC_F_X87 or DEC_F_SIMD that is not a
  * system instruction, with cpu->eip at its first byte; raises #UD for what
  * the CPU model does not advertise, #NM/#MF/#XM as the SDM says; on return
- * cpu->eip is past it. Returns false when d is not such an instruction. */
+ * cpu->eip is past it. Returns false when d is not such an instruction.
+ * FNSTENV, FNSAVE, FXSAVE and FXRSTOR are DEC_CLASS_SENSITIVE but are
+ * executed here too: whoever receives them (hlp_exec_system) forwards
+ * DEC_F_X87/DEC_F_SIMD instructions to this function. */
 bool hlp_exec_fpu(struct hlp_cpu *cpu, const struct dec_insn *d);
 
 /* ---- the interpreter engine (interp*.c) ----------------------------------------------- */

@@ -80,16 +80,25 @@ static _Noreturn void seg_fault(struct hlp_cpu *cpu, unsigned seg)
     hlp_raise(cpu, seg == HLP_SS ? HLP_VEC_SS : HLP_VEC_GP, 0);
 }
 
-_Noreturn void ix_seg_fault(struct interp *ix, unsigned seg) { seg_fault(&ix->cpu, seg); }
 _Noreturn void ix_raise_gp0(struct interp *ix) { hlp_raise(&ix->cpu, HLP_VEC_GP, 0); }
 
+/* The segment check, then the data breakpoints (SDM Vol. 3A 17.2.4: they
+ * match linear addresses) when DR7 enables any. */
 static uint32_t seg_lin(struct hlp_cpu *cpu, unsigned seg, uint32_t off, uint32_t len, bool write)
 {
     uint32_t lo, hi;
     hlp_seg_window(cpu, seg, write, &lo, &hi);
     if (off < lo || (uint64_t)off + (len - 1) > hi)
         seg_fault(cpu, seg);
-    return cpu->seg[seg].base + off;
+    uint32_t lin = cpu->seg[seg].base + off;
+    if (hlp_dbg_armed(cpu))
+        hlp_check_data_breakpoint(cpu, lin, len, write);
+    return lin;
+}
+
+uint32_t ix_lin_slow(struct interp *ix, unsigned seg, uint32_t off, unsigned len, bool write)
+{
+    return seg_lin(&ix->cpu, seg, off, len, write);
 }
 
 /* Alignment checking: CR0.AM, EFLAGS.AC and CPL 3, for data accesses

@@ -1,6 +1,6 @@
 /* The interpreter engine: the run loop (interrupts, halt, device polling,
- * faults), single-stepping for TF, the interrupt shadow and --trace insn,
- * and --stats. */
+ * faults), the one-instruction path (TF and RF, debug registers, the
+ * interrupt shadow, --trace insn) and --stats. */
 #include "vmm_helpers/interp_internal.h"
 
 #include <inttypes.h>
@@ -35,11 +35,16 @@ const uint8_t ix_parity[256] = {
 void ix_refresh(struct interp *ix)
 {
     struct hlp_cpu *cpu = &ix->cpu;
+    bool armed = hlp_dbg_armed(cpu);
     for (unsigned s = 0; s < 6; s++) {
         struct ix_seg *c = &ix->segc[s];
         c->base = cpu->seg[s].base;
         hlp_seg_window(cpu, s, false, &c->rlo, &c->rhi);
         hlp_seg_window(cpu, s, true, &c->wlo, &c->whi);
+        if (armed) { /* every access through ix_lin_slow */
+            c->rlo = c->wlo = 1;
+            c->rhi = c->whi = 0;
+        }
     }
     ix->acc = mmu_acc(cpu->cpl, MMU_ACC_READ);
     ix->ac_mask = ((cpu->cr0 & HLP_CR0_AM) && (cpu->eflags & HLP_FL_AC) && cpu->cpl == 3)
@@ -61,13 +66,19 @@ static void after_system(struct interp *ix)
 
 /* ---- handlers the other files share ----------------------------------------------- */
 
+/* System instructions are where the debug bookkeeping (RF loaded by
+ * IRET, events that suppress the single-step trap) comes from, so each is
+ * followed by hlp_after_insn, in the block loop as in single steps. */
 void ix_op_system(struct interp *ix, const struct iop *i)
 {
+    struct hlp_cpu *cpu = &ix->cpu;
+    uint32_t eflags = cpu->eflags;
     ix->stats.system_insns++;
-    if (!hlp_exec_system(&ix->cpu, i->d))
-        hlp_raise(&ix->cpu, HLP_VEC_UD, HLP_NO_ERROR_CODE);
-    if (ix->cpu.halted)
+    if (!hlp_exec_system(cpu, i->d))
+        hlp_raise(cpu, HLP_VEC_UD, HLP_NO_ERROR_CODE);
+    if (cpu->halted)
         ix->stats.hlts++;
+    hlp_after_insn(cpu, eflags);
     after_system(ix);
     /* The instruction may have changed paging, CS or the code itself. */
     ix->abort = true;
@@ -83,16 +94,6 @@ void ix_op_gp0(struct interp *ix, const struct iop *i)
 {
     (void)i;
     hlp_raise(&ix->cpu, HLP_VEC_GP, 0);
-}
-
-/* The x87/MMX/SSE executor lives in fpu*.c (another part of issue #3).
- * Until it is linked in, this weak default makes every such instruction
- * #UD; delete it when fpu.c defines hlp_exec_fpu (a weak definition in a
- * static library does not pull the strong one in by itself). */
-__attribute__((weak)) bool hlp_exec_fpu(struct hlp_cpu *cpu, const struct dec_insn *d)
-{
-    (void)d;
-    hlp_raise(cpu, HLP_VEC_UD, HLP_NO_ERROR_CODE);
 }
 
 /* ---- interrupts and halt ----------------------------------------------------------------- */
@@ -140,18 +141,24 @@ static void trace_changes(struct interp *ix, const uint32_t before[8], uint32_t 
 
 /* ---- execution ---------------------------------------------------------------------------- */
 
-/* Runs one instruction (the first of the block at EIP): for TF, the
- * interrupt shadow and --trace insn. */
-static void step(struct interp *ix)
+/* Runs one instruction (the first of the block at EIP) with the checks
+ * the block loop leaves out: the interrupt shadow, instruction and data
+ * breakpoints, single-step traps, RF, and --trace insn (the hlp_cpu.h
+ * debug contract). */
+void ix_step(struct interp *ix)
 {
     struct hlp_cpu *cpu = &ix->cpu;
     const struct iblock *b = ix_block_at(ix);
     const struct iop *i = &b->ops[0];
-    bool tf = cpu->eflags & HLP_FL_TF;
     uint32_t before[8], eflags_before = cpu->eflags;
     char head[160];
 
-    if (cpu->eip + i->len - 1 > cpu->seg[HLP_CS].limit)
+    /* The shadow of STI / MOV SS covers exactly this instruction. */
+    cpu->intr_shadow = false;
+    ix->attention |= IX_ATT_INTR | IX_ATT_CHECK;
+    if (hlp_dbg_armed(cpu))
+        hlp_check_code_breakpoint(cpu);
+    if ((uint64_t)cpu->eip + i->len - 1 > cpu->seg[HLP_CS].limit)
         hlp_raise(cpu, HLP_VEC_GP, 0);
     if (ix->trace) {
         char text[96];
@@ -160,31 +167,25 @@ static void step(struct interp *ix)
         snprintf(head, sizeof head, "%04x:%08x  %s", cpu->seg[HLP_CS].sel, cpu->eip, text);
         memcpy(before, cpu->gpr, sizeof before);
     }
-    /* The shadow of STI / MOV SS covers exactly this instruction. */
-    cpu->intr_shadow = false;
-    ix->attention |= IX_ATT_INTR | IX_ATT_CHECK;
     i->fn(ix, i);
     ix->abort = false;
     ix->stats.insns++;
     ix->poll_budget--;
     if (ix->trace)
         trace_changes(ix, before, eflags_before, head);
-    /* Single-step trap after an instruction that began with TF set (SDM
-     * Vol. 3A 17.3.1.4); software interrupts clear TF in their handler
-     * and trap there instead. */
-    unsigned cf = i->d->cf;
-    if (tf && cf != DEC_CF_INT && cf != DEC_CF_INT3 && cf != DEC_CF_INTO && cf != DEC_CF_INT1) {
-        cpu->dr[4] |= 1u << 14; /* DR6.BS */
-        hlp_deliver(cpu, HLP_VEC_DB, HLP_NO_ERROR_CODE, HLP_EVENT_EXCEPTION);
+    if (i->fn != ix_op_system) {
+        hlp_after_insn(cpu, eflags_before);
         after_system(ix);
     }
 }
 
-/* Runs a block. The CS limit is checked once for the whole block; a block
- * that reaches past it runs one instruction at a time so the #GP comes at
- * the instruction that crosses the limit. */
-static void run_block(struct interp *ix, const struct iblock *b)
+/* Runs a block; returns the instructions completed. The CS limit is
+ * checked once for the whole block; a block that reaches past it runs one
+ * instruction at a time so the #GP comes at the instruction that crosses
+ * the limit. Only for when ix_stepping() is false. */
+unsigned ix_run_block(struct interp *ix, const struct iblock *b)
 {
+    uint64_t before = ix->stats.insns;
     struct hlp_cpu *cpu = &ix->cpu;
     const struct iop *i = b->ops, *end = b->ops + b->n;
     if (IX_UNLIKELY((uint64_t)cpu->eip + b->nbytes - 1 > cpu->seg[HLP_CS].limit)) {
@@ -201,18 +202,17 @@ static void run_block(struct interp *ix, const struct iblock *b)
         } while (i != end && IX_LIKELY(!ix->abort));
         ix->stats.insns += (uint64_t)(i - b->ops);
     }
-    if (IX_UNLIKELY(ix->abort)) {
-        if (i != end)
-            ix->stats.smc_aborts++;
-        ix->abort = false;
-    }
+    ix->abort = false;
     ix->poll_budget -= b->n;
     ix->stats.blocks++;
+    return (unsigned)(ix->stats.insns - before);
 }
 
-static bool stepping(const struct interp *ix)
+bool ix_stepping(const struct interp *ix)
 {
-    return ix->trace || (ix->cpu.eflags & HLP_FL_TF) || ix->cpu.intr_shadow;
+    const struct hlp_cpu *cpu = &ix->cpu;
+    return ix->trace || (cpu->eflags & (HLP_FL_TF | HLP_FL_RF)) || cpu->intr_shadow ||
+           hlp_dbg_armed(cpu);
 }
 
 /* Everything the block loop does not look at: exit, devices, interrupts,
@@ -237,8 +237,8 @@ static bool attend(struct interp *ix)
         ix->attention |= IX_ATT_INTR | IX_ATT_CHECK;
         return false;
     }
-    if (stepping(ix)) {
-        step(ix);
+    if (ix_stepping(ix)) {
+        ix_step(ix);
         ix->attention |= IX_ATT_CHECK;
     }
     return false;
@@ -256,7 +256,7 @@ static void exec_loop(struct interp *ix)
                 return;
             continue;
         }
-        run_block(ix, ix_block_at(ix));
+        ix_run_block(ix, ix_block_at(ix));
     }
 }
 
@@ -291,7 +291,7 @@ static struct interp *create(struct machine *m, struct mach_err *err)
         return NULL;
     }
     ix->m = m;
-    if (hlp_cpu_init(&ix->cpu, m, HLP_CPU_ALL_OPTIONS, err) < 0) {
+    if (hlp_cpu_init(&ix->cpu, m, HLP_CPU_POPEK_OPTIONS, err) < 0) {
         free(ix);
         return NULL;
     }
@@ -327,6 +327,7 @@ static void on_fault(struct interp *ix)
         mach_trace(ix->m, "%04x:%08x  exception %u (error %d)", cpu->seg[HLP_CS].sel, cpu->eip,
                    cpu->pending_vector, cpu->pending_error);
     ix->abort = false;
+    cpu->dbg_hits = 0; /* a faulting instruction reports no data breakpoint */
     hlp_deliver_pending(cpu);
     after_system(ix);
 }

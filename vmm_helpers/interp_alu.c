@@ -233,10 +233,12 @@ static void unop_generic(struct interp *ix, const struct iop *i)
  * (SDM Vol. 2 Appendix B.1.4.7). */
 IX_INLINE void jcc(struct interp *ix, const struct iop *i, unsigned cc)
 {
-    if (ix_cond(ix->cpu.eflags, cc))
+    if (ix_cond(ix->cpu.eflags, cc)) {
         ix_jump(ix, (ix->cpu.eip + i->imm) & i->omask);
-    else
+        ix->abort = true; /* blocks go on past a Jcc: leave this one */
+    } else {
         ix_next(ix, i);
+    }
 }
 
 #define JCC(CC) static void jcc_##CC(struct interp *ix, const struct iop *i) { jcc(ix, i, CC); }
@@ -303,6 +305,14 @@ static void op_xchg(struct interp *ix, const struct iop *i)
 }
 
 static void op_nop(struct interp *ix, const struct iop *i) { ix_next(ix, i); }
+
+/* SALC (D6): AL <- CF ? FFH : 00H, flags unchanged. Undocumented by Intel
+ * until recently, but executed by every IA-32 processor. */
+static void op_salc(struct interp *ix, const struct iop *i)
+{
+    ix_set_reg(&ix->cpu, 0, 1, (ix->cpu.eflags & CF) ? 0xFF : 0);
+    ix_next(ix, i);
+}
 
 /* CBW/CWDE (sub 0) and CWD/CDQ (sub 1) by operand size. */
 static void op_convert(struct interp *ix, const struct iop *i)
@@ -394,9 +404,16 @@ static int form_of(const struct iop *i)
 
 static int cc_of(const struct dec_insn *d) { return d->opcode & 15; }
 
+/* Fences order memory for other processors and devices; with one CPU and
+ * synchronous devices they only need to exist: SFENCE with SSE, LFENCE and
+ * MFENCE with SSE2 (SDM Vol. 2: #UD when CPUID does not report them). */
+static iop_fn fence(const struct interp *ix, uint32_t feature)
+{
+    return (ix->cpu.model.edx1 & feature) ? op_nop : ix_op_ud;
+}
+
 iop_fn ix_build_misc(struct interp *ix, const struct dec_insn *d, struct iop *i)
 {
-    (void)ix;
     unsigned mn = d->mnemonic;
     int op = alu_op_of(mn), form = form_of(i);
     if (op >= 0)
@@ -434,6 +451,10 @@ iop_fn ix_build_misc(struct interp *ix, const struct dec_insn *d, struct iop *i)
     case ZYDIS_MNEMONIC_PREFETCHT1:
     case ZYDIS_MNEMONIC_PREFETCHT2:
         return op_nop;
+    case ZYDIS_MNEMONIC_SFENCE: return fence(ix, HLP_CPUID_SSE);
+    case ZYDIS_MNEMONIC_LFENCE:
+    case ZYDIS_MNEMONIC_MFENCE: return fence(ix, HLP_CPUID_SSE2);
+    case ZYDIS_MNEMONIC_SALC: return op_salc;
     case ZYDIS_MNEMONIC_CBW: i->size = 2; i->sub = 0; return op_convert;
     case ZYDIS_MNEMONIC_CWDE: i->size = 4; i->sub = 0; return op_convert;
     case ZYDIS_MNEMONIC_CWD: i->size = 2; i->sub = 1; return op_convert;

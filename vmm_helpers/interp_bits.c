@@ -56,18 +56,20 @@ static void op_bt(struct interp *ix, const struct iop *i)
 }
 
 /* BSF/BSR (flags = 1 for BSR): a zero source sets ZF and leaves the
- * destination as it was (the SDM says undefined; processors keep it). */
+ * destination as it was (the SDM says undefined; processors keep it).
+ * CF OF SF AF PF are undefined; AMD processors clear them but PF, which
+ * they give for the result (the bit index, or 0 for a zero source). */
 static void op_bsf_bsr(struct interp *ix, const struct iop *i)
 {
     struct hlp_cpu *cpu = &ix->cpu;
     unsigned size = i->size;
     uint32_t v = ix_get(ix, i, i->k1, i->r1, size);
     if (v == 0) {
-        cpu->eflags |= ZF;
+        ix_set_arith(cpu, ZF | HLP_FL_PF);
     } else {
         uint32_t idx = i->flags ? 31u - (uint32_t)__builtin_clz(v) : (uint32_t)__builtin_ctz(v);
         ix_set_reg(cpu, i->r0, size, idx);
-        cpu->eflags &= ~ZF;
+        ix_set_arith(cpu, ix_parity[idx]);
     }
     ix_next(ix, i);
 }

@@ -119,12 +119,15 @@ void ix_build(struct interp *ix, const struct dec_insn *d, struct iop *i)
     fill_operands(d, i);
 
     iop_fn fn = NULL;
+    /* x87/SIMD state instructions first: FXSAVE, FNSAVE and FNSTENV are
+     * sensitive for the translator (they store the x87 instruction
+     * pointer), but their semantics live in fpu*.c. */
     if (d->cf == DEC_CF_UD)
         fn = ix_op_ud;
-    else if (is_system(d))
-        fn = ix_op_system;
     else if (d->flags & (DEC_F_X87 | DEC_F_SIMD | DEC_F_VEX | DEC_F_EVEX | DEC_F_XOP))
         fn = op_fpu;
+    else if (is_system(d))
+        fn = ix_op_system;
     if (!fn)
         fn = ix_build_misc(ix, d, i);
     if (!fn)

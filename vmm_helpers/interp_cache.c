@@ -103,7 +103,6 @@ void ix_code_written(void *opaque, uint64_t paddr, uint64_t len)
             struct iblock *b = *pp;
             if (b->phys < end && paddr < b->phys + b->nbytes) {
                 unlink_hash(c, b);
-                b->valid = false;
                 *pp = b->pnext;
                 ix->stats.invalidations++;
                 ix->abort = true;
@@ -119,14 +118,16 @@ void ix_code_written(void *opaque, uint64_t paddr, uint64_t len)
 
 /* ---- decoding ------------------------------------------------------------------ */
 
-/* Instructions after which a block must end: control transfers and
- * everything the system half executes (it may change CS, paging, the
- * mode or the code itself). */
-static bool ends_block(struct interp *ix, const struct dec_insn *d, const struct iop *i)
+/* Instructions after which a block must end: unconditional control
+ * transfers and everything the system half executes (it may change CS,
+ * paging, the mode or the code itself). Conditional branches (Jcc, LOOP,
+ * JCXZ) do not: the block goes on with the fall-through path, and a taken
+ * branch leaves it (ix->abort), which makes blocks longer at no cost. */
+static bool ends_block(const struct dec_insn *d, const struct iop *i)
 {
-    (void)ix;
-    return d->cf != DEC_CF_NONE || i->fn == ix_op_system || i->fn == ix_op_ud ||
-           i->fn == ix_op_gp0;
+    bool conditional = d->cf == DEC_CF_JCC || d->cf == DEC_CF_LOOP || d->cf == DEC_CF_JCXZ;
+    return (d->cf != DEC_CF_NONE && !conditional) || i->fn == ix_op_system ||
+           i->fn == ix_op_ud || i->fn == ix_op_gp0;
 }
 
 /* An instruction the decoder rejects: #UD, or #GP(0) for one longer than
@@ -184,7 +185,7 @@ static const struct iblock *decode_uncached(struct interp *ix, uint32_t lin, uin
         st = dec_decode(&cpu->dec, mode, buf, have, d);
     }
     ix->stats.decoded++;
-    *b = (struct iblock){.phys = phys, .n = 1, .code32 = code32, .valid = true};
+    *b = (struct iblock){.phys = phys, .n = 1, .code32 = code32};
     if (st == DEC_OK)
         ix_build(ix, d, &b->ops[0]);
     else
@@ -213,7 +214,7 @@ static struct iblock *insert(struct interp *ix, const struct dec_insn *tmp, unsi
         return insert(ix, tmp, n, st, phys, code32, nbytes);
     }
     *b = (struct iblock){.phys = phys, .n = (uint16_t)n, .nbytes = (uint16_t)nbytes,
-                         .code32 = code32, .valid = true};
+                         .code32 = code32};
     struct dec_insn *decs = (struct dec_insn *)(b->ops + n);
     for (unsigned k = 0; k < n; k++) {
         decs[k] = tmp[k];
@@ -253,7 +254,7 @@ static const struct iblock *decode_block(struct interp *ix, uint32_t lin,
         ix_build(ix, &tmp[n], &probe);
         off += tmp[n].len;
         n++;
-        if (ends_block(ix, &tmp[n - 1], &probe))
+        if (ends_block(&tmp[n - 1], &probe))
             break;
     }
     if (n == 0)
@@ -261,7 +262,9 @@ static const struct iblock *decode_block(struct interp *ix, uint32_t lin,
     return insert(ix, tmp, n, st, f->phys, code32, off);
 }
 
-static const struct iblock *lookup_slow(struct interp *ix, uint32_t lin)
+/* A jump-cache miss: the fetch (which raises #PF), the decode cache, a
+ * decode on a miss; refills the jump-cache entry. */
+const struct iblock *ix_lookup_slow(struct interp *ix, uint32_t lin)
 {
     struct hlp_cpu *cpu = &ix->cpu;
     struct mmu_fetch f;
@@ -285,20 +288,7 @@ static const struct iblock *lookup_slow(struct interp *ix, uint32_t lin)
         if ((const uint8_t *)b == ix->cache.scratch)
             return b;
     }
-    struct ix_jc *e = &ix->jc[(lin ^ (lin >> IX_JC_BITS)) & ((1u << IX_JC_BITS) - 1)];
-    *e = (struct ix_jc){.lin = lin, .gen = ix->jc_gen, .b = b};
+    *ix_jc_slot(ix, lin) = (struct ix_jc){.lin = lin, .gen = ix->jc_gen, .b = b};
     return b;
 }
 
-/* The block at CS:EIP, decoded on a miss. Instruction fetch faults
- * (#PF) are raised here, with cpu->eip at the instruction. */
-const struct iblock *ix_block_at(struct interp *ix)
-{
-    uint32_t lin = ix->cpu.seg[HLP_CS].base + ix->cpu.eip;
-    const struct ix_jc *e = &ix->jc[(lin ^ (lin >> IX_JC_BITS)) & ((1u << IX_JC_BITS) - 1)];
-    if (IX_LIKELY(e->lin == lin && e->gen == ix->jc_gen)) {
-        ix->stats.jc_hits++;
-        return e->b;
-    }
-    return lookup_slow(ix, lin);
-}

@@ -65,10 +65,12 @@ static void op_loop(struct interp *ix, const struct iop *i)
         check_target(ix, target);
     if (i->sub != 3)
         cpu->gpr[HLP_ECX] = (cpu->gpr[HLP_ECX] & ~i->amask) | count;
-    if (taken)
+    if (taken) {
         cpu->eip = target;
-    else
+        ix->abort = true; /* blocks go on past a LOOP/JCXZ: leave this one */
+    } else {
         ix_next(ix, i);
+    }
 }
 
 /* ---- stack ---------------------------------------------------------------------------- */

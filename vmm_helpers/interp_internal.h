@@ -3,8 +3,9 @@
  * Included by interp*.c and hlp_mem.c only.
  *
  * Execution model. Decoded instructions are cached per guest physical
- * address in blocks (straight-line runs ending at a control transfer, a
- * system instruction or the end of a page). Each instruction becomes a
+ * address in blocks (straight-line runs ending at an unconditional control
+ * transfer, a system instruction or the end of a page; a taken conditional
+ * branch leaves its block early). Each instruction becomes a
  * struct iop whose handler is chosen once, at decode time, for its exact
  * form (ADD r32,imm; MOV r/m8,r8; ...), so the hot path never looks at the
  * decoder's record again. A handler runs with cpu->eip at the instruction's
@@ -57,7 +58,7 @@ struct iop {
 };
 
 /* A block: iops covering [phys, phys + nbytes) of one physical page, run
- * in order. */
+ * in order until one sets ix->abort. */
 struct iblock {
     uint64_t phys;
     struct iblock *hnext;   /* hash chain */
@@ -65,7 +66,6 @@ struct iblock {
     uint16_t nbytes;
     uint16_t n;
     uint8_t code32;
-    bool valid;
     struct iop ops[];
 };
 
@@ -86,7 +86,6 @@ struct ix_seg {
     X(cache_misses, "decode-cache misses (blocks decoded)")                            \
     X(decoded, "instructions decoded")                                                 \
     X(invalidations, "blocks invalidated by code writes")                              \
-    X(smc_aborts, "blocks left early (code written, long REP)")                        \
     X(jc_hits, "jump-cache hits")                                                      \
     X(cache_flushes, "decode-cache flushes")                                           \
     X(cross_page, "page-crossing instructions")                                        \
@@ -156,7 +155,7 @@ struct interp {
     uint32_t ac_mask;    /* ~0 while alignment checking is on (SDM 6.15 #AC), else 0 */
     uint32_t sp_mask;    /* 0xFFFF or 0xFFFFFFFF: SS.B */
     bool abort;          /* leave the running block after this instruction
-                          * (a code write, a long REP) */
+                          * (a code write, a taken Jcc, a long REP) */
     bool trace;
     int64_t poll_budget; /* instructions until the next mach_poll */
     jmp_buf jb;
@@ -241,7 +240,10 @@ IX_INLINE uint32_t ix_ea(const struct interp *ix, const struct iop *i)
 /* hlp_mem.c: the offsets seg allows for reads or writes (lo > hi: none). */
 void hlp_seg_window(const struct hlp_cpu *cpu, unsigned seg, bool write, uint32_t *lo,
                     uint32_t *hi);
-_Noreturn void ix_seg_fault(struct interp *ix, unsigned seg);
+/* An access outside the cached window: the full check (which raises #GP
+ * or #SS), or, while debug registers are armed (ix_refresh then empties
+ * the windows), the data-breakpoint check. Returns the linear address. */
+uint32_t ix_lin_slow(struct interp *ix, unsigned seg, uint32_t off, unsigned len, bool write);
 
 /* ---- segmented memory, fast paths ---------------------------------------------
  * Window check, then the softmmu TLB; anything else (TLB miss, MMIO, code
@@ -255,7 +257,7 @@ IX_INLINE uint32_t ix_lin_r(struct interp *ix, unsigned seg, uint32_t off, unsig
 {
     const struct ix_seg *s = &ix->segc[seg];
     if (IX_UNLIKELY(off < s->rlo || (uint64_t)off + (len - 1) > s->rhi))
-        ix_seg_fault(ix, seg);
+        return ix_lin_slow(ix, seg, off, len, false);
     return s->base + off;
 }
 
@@ -263,7 +265,7 @@ IX_INLINE uint32_t ix_lin_w(struct interp *ix, unsigned seg, uint32_t off, unsig
 {
     const struct ix_seg *s = &ix->segc[seg];
     if (IX_UNLIKELY(off < s->wlo || (uint64_t)off + (len - 1) > s->whi))
-        ix_seg_fault(ix, seg);
+        return ix_lin_slow(ix, seg, off, len, true);
     return s->base + off;
 }
 
@@ -386,15 +388,39 @@ IX_INLINE void ix_jump(struct interp *ix, uint32_t target)
 IX_INLINE void ix_next(struct interp *ix, const struct iop *i) { ix->cpu.eip += i->len; }
 
 /* ---- module entry points ----------------------------------------------------------- */
-/* interp.c */
+/* interp.c; the execution primitives are also for interp_step.c (the
+ * interpreter as the translator's library): ix_run_block when
+ * ix_stepping() is false, else ix_step, which follows the debug contract
+ * of hlp_cpu.h. Both may raise through cpu->fault_jmp. */
 void ix_refresh(struct interp *ix);
+bool ix_stepping(const struct interp *ix);
+void ix_step(struct interp *ix);
+unsigned ix_run_block(struct interp *ix, const struct iblock *b);
 /* interp_cache.c */
 int ix_cache_init(struct ix_cache *c, struct mach_err *err);
 void ix_cache_destroy(struct ix_cache *c);
 void ix_cache_flush(struct interp *ix);
 void ix_code_written(void *opaque, uint64_t paddr, uint64_t len);
 void ix_tlb_flushed(void *opaque, enum mmu_flush scope, uint32_t lin);
-const struct iblock *ix_block_at(struct interp *ix);
+const struct iblock *ix_lookup_slow(struct interp *ix, uint32_t lin);
+
+static inline struct ix_jc *ix_jc_slot(struct interp *ix, uint32_t lin)
+{
+    return &ix->jc[(lin ^ (lin >> IX_JC_BITS)) & ((1u << IX_JC_BITS) - 1)];
+}
+
+/* The block at CS:EIP, decoded on a miss. Instruction fetch faults (#PF)
+ * are raised here, with cpu->eip at the instruction. */
+static inline const struct iblock *ix_block_at(struct interp *ix)
+{
+    uint32_t lin = ix->cpu.seg[HLP_CS].base + ix->cpu.eip;
+    const struct ix_jc *e = ix_jc_slot(ix, lin);
+    if (IX_LIKELY(e->lin == lin && e->gen == ix->jc_gen)) {
+        ix->stats.jc_hits++;
+        return e->b;
+    }
+    return ix_lookup_slow(ix, lin);
+}
 /* interp_build.c: chooses the handler for d and fills i. */
 void ix_build(struct interp *ix, const struct dec_insn *d, struct iop *i);
 /* handlers shared between files */

@@ -15,9 +15,11 @@ IX_INLINE int64_t sext(uint32_t v, unsigned size)
     return size == 1 ? (int8_t)v : size == 2 ? (int16_t)v : (int32_t)v;
 }
 
+/* SF ZF AF PF are undefined after MUL/IMUL; AMD processors give SF and
+ * PF of the low half and clear ZF and AF. */
 static void mul_flags(struct hlp_cpu *cpu, bool overflow, uint32_t low, unsigned size)
 {
-    ix_set_arith(cpu, (overflow ? CF | OF : 0) | ix_szp(low, size));
+    ix_set_arith(cpu, (overflow ? CF | OF : 0) | (ix_szp(low, size) & ~HLP_FL_ZF));
 }
 
 /* The accumulator pair for size: AX (8-bit), DX:AX, EDX:EAX. */
@@ -169,12 +171,14 @@ static void op_aam_aad(struct interp *ix, const struct iop *i)
             hlp_raise(cpu, HLP_VEC_DE, HLP_NO_ERROR_CODE);
         ah = al / base;
         al = al % base;
+        ix_set_reg(cpu, HLP_EAX, 2, (ah << 8) | al);
+        ix_set_arith(cpu, ix_szp(al, 1));
     } else {
-        al = (al + ah * base) & 0xFF;
-        ah = 0;
+        /* OF AF CF are undefined: AMD processors leave those of the final
+         * 8-bit addition AL + AH * imm8. */
+        al = ix_alu(cpu, ALU_ADD, 1, al, (ah * base) & 0xFF);
+        ix_set_reg(cpu, HLP_EAX, 2, al);
     }
-    ix_set_reg(cpu, HLP_EAX, 2, (ah << 8) | al);
-    ix_set_arith(cpu, ix_szp(al, 1));
     ix_next(ix, i);
 }
 

@@ -2,8 +2,13 @@
  * Vol. 2 "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR", SHLD, SHRD). The count is
  * masked to 5 bits; a masked count of 0 changes neither the operand nor
  * any flag (the memory operand is still checked: the processor reads it).
- * OF is architectural only for a count of 1; for larger counts it gets
- * the same formula, and AF (undefined for all of them) is left as it was. */
+ * OF is architectural only for a count of 1; for larger counts the SDM
+ * leaves it undefined and this gives what AMD processors (the hosts popek
+ * is compared against) do: the OF of the first one-bit step, computed from
+ * the original operand; except that ROL and ROR of a register by an
+ * immediate count leave OF unchanged, and RCL/RCR by a multiple of 9 or 17 (which rotate
+ * the value back into place) leave every flag unchanged. Shifts also clear
+ * AF (undefined) like them.  */
 #include "vmm_helpers/interp_internal.h"
 
 #define CF HLP_FL_CF
@@ -17,24 +22,39 @@ static void shift_flags(struct hlp_cpu *cpu, uint32_t mask, uint32_t f)
     cpu->eflags = (cpu->eflags & ~mask) | (f & mask);
 }
 
+/* OF of the first one-bit step (see the header comment). */
+static uint32_t first_step_of(unsigned kind, uint32_t a, uint32_t sb, uint32_t cf_in)
+{
+    bool msb = a & sb, msb1 = a & (sb >> 1), lsb = a & 1;
+    switch (kind) {
+    case SH_ROL: case SH_RCL: case SH_SHL: case SH_SAL: return msb != msb1 ? OF : 0;
+    case SH_ROR: return lsb != msb ? OF : 0;
+    case SH_RCR: return msb != (cf_in != 0) ? OF : 0;
+    case SH_SHR: return msb ? OF : 0;
+    default: return 0; /* SAR */
+    }
+}
+
 static uint32_t do_shift(struct hlp_cpu *cpu, unsigned kind, unsigned size, uint32_t a,
-                         unsigned c)
+                         unsigned c, bool reg_imm)
 {
     unsigned n = size * 8;
     uint32_t m = ix_mask(size), sb = ix_sign_bit(size), r, cf;
-    const uint32_t szp = HLP_FL_SF | HLP_FL_ZF | HLP_FL_PF;
+    const uint32_t szp = HLP_FL_SF | HLP_FL_ZF | HLP_FL_PF | HLP_FL_AF;
+    uint32_t of = first_step_of(kind, a, sb, cpu->eflags & CF);
+    if (reg_imm && c > 1 && (kind == SH_ROL || kind == SH_ROR))
+        of = cpu->eflags & OF;
     switch (kind) {
     case SH_SHL:
     case SH_SAL:
         r = (uint32_t)(((uint64_t)a << c) & m);
         cf = c <= n ? (uint32_t)((uint64_t)a >> (n - c)) & 1 : 0;
-        shift_flags(cpu, CF | OF | szp,
-                    cf | (((r & sb) != 0) != (cf != 0) ? OF : 0) | ix_szp(r, size));
+        shift_flags(cpu, CF | OF | szp, cf | of | ix_szp(r, size));
         return r;
     case SH_SHR:
         r = (uint32_t)((uint64_t)a >> c);
         cf = (uint32_t)((uint64_t)a >> (c - 1)) & 1;
-        shift_flags(cpu, CF | OF | szp, cf | ((a & sb) ? OF : 0) | ix_szp(r, size));
+        shift_flags(cpu, CF | OF | szp, cf | of | ix_szp(r, size));
         return r;
     case SH_SAR: {
         int64_t sa = (int64_t)(int32_t)((a ^ sb) - sb);
@@ -46,35 +66,31 @@ static uint32_t do_shift(struct hlp_cpu *cpu, unsigned kind, unsigned size, uint
     case SH_ROL: {
         unsigned t = c % n;
         r = t ? ((a << t) | (a >> (n - t))) & m : a;
-        cf = r & 1;
-        shift_flags(cpu, CF | OF, cf | (((r & sb) != 0) != (cf != 0) ? OF : 0));
+        shift_flags(cpu, CF | OF, (r & 1) | of);
         return r;
     }
     case SH_ROR: {
         unsigned t = c % n;
         r = t ? ((a >> t) | (a << (n - t))) & m : a;
-        bool msb = r & sb, msb1 = r & (sb >> 1);
-        shift_flags(cpu, CF | OF, (msb ? CF : 0) | (msb != msb1 ? OF : 0));
+        shift_flags(cpu, CF | OF, ((r & sb) ? CF : 0) | of);
         return r;
     }
     case SH_RCL:
     case SH_RCR: {
         /* An (n+1)-bit rotate through CF; 8- and 16-bit counts modulo 9
-         * and 17. OF: RCL after the rotate, RCR before it. */
+         * and 17. */
         unsigned t = c % (n + 1);
+        if (t == 0)
+            return a;
         uint64_t w = (uint64_t)a | ((uint64_t)(cpu->eflags & CF) << n);
         uint64_t wm = (2ull << n) - 1;
-        bool of_rcr = ((a & sb) != 0) != ((cpu->eflags & CF) != 0);
-        if (t) {
-            if (kind == SH_RCL)
-                w = ((w << t) | (w >> (n + 1 - t))) & wm;
-            else
-                w = ((w >> t) | (w << (n + 1 - t))) & wm;
-        }
+        if (kind == SH_RCL)
+            w = ((w << t) | (w >> (n + 1 - t))) & wm;
+        else
+            w = ((w >> t) | (w << (n + 1 - t))) & wm;
         r = (uint32_t)w & m;
         cf = (uint32_t)(w >> n) & 1;
-        bool of = kind == SH_RCL ? ((r & sb) != 0) != (cf != 0) : of_rcr;
-        shift_flags(cpu, CF | OF, cf | (of ? OF : 0));
+        shift_flags(cpu, CF | OF, cf | of);
         return r;
     }
     default: return a;
@@ -104,9 +120,11 @@ static uint32_t do_double(struct hlp_cpu *cpu, bool left, unsigned size, uint32_
         r = (uint32_t)(w >> c) & m;
         cf = (uint32_t)(w >> (c - 1)) & 1;
     }
-    const uint32_t szp = HLP_FL_SF | HLP_FL_ZF | HLP_FL_PF;
-    shift_flags(cpu, CF | OF | szp,
-                cf | (((r ^ a) & sb) ? OF : 0) | ix_szp(r, size));
+    /* OF of the first one-bit step: the top bit changes from a's MSB to
+     * the bit below it (SHLD) or to b's bit 0 (SHRD). */
+    bool next = left ? (a & (sb >> 1)) : (b & 1);
+    const uint32_t szp = HLP_FL_SF | HLP_FL_ZF | HLP_FL_PF | HLP_FL_AF;
+    shift_flags(cpu, CF | OF | szp, cf | (((a & sb) != 0) != next ? OF : 0) | ix_szp(r, size));
     return r;
 }
 
@@ -121,12 +139,12 @@ static void op_shift(struct interp *ix, const struct iop *i)
     unsigned size = i->size, c = count_of(ix, i);
     if (i->k0 == IK_REG) {
         if (c)
-            ix_set_reg(cpu, i->r0, size, do_shift(cpu, i->sub, size, ix_reg(cpu, i->r0, size), c));
+            ix_set_reg(cpu, i->r0, size, do_shift(cpu, i->sub, size, ix_reg(cpu, i->r0, size), c, !i->flags));
     } else {
         uint32_t lin, a;
         uint8_t *p = ix_rmw(ix, i->seg, ix_ea(ix, i), size, &lin, &a);
         if (c)
-            ix_rmw_done(ix, p, lin, do_shift(cpu, i->sub, size, a, c), size);
+            ix_rmw_done(ix, p, lin, do_shift(cpu, i->sub, size, a, c, false), size);
     }
     ix_next(ix, i);
 }

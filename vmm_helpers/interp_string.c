@@ -54,6 +54,61 @@ IX_INLINE bool iterate(struct interp *ix, const struct iop *i, unsigned kind, un
     }
 }
 
+/* Where the next iterations of a forward REP MOVS/STOS stay within one
+ * page of each operand, inside their segments, and go straight to host
+ * RAM, they run as one copy or fill: the result the iterations would give.
+ * Anything else (DF set, a page or segment edge, MMIO, code pages,
+ * overlapping copies, alignment checks, armed debug registers, which
+ * empty the segment windows) leaves it to the one-at-a-time path, which
+ * faults at the right iteration. Returns the iterations done. */
+static uint32_t bulk(struct interp *ix, const struct iop *i, unsigned kind, unsigned size,
+                     uint32_t count)
+{
+    struct hlp_cpu *cpu = &ix->cpu;
+    uint32_t am = i->amask;
+    if (cpu->eflags & HLP_FL_DF)
+        return 0;
+    const struct ix_seg *es = &ix->segc[HLP_ES], *ss = &ix->segc[i->seg];
+    uint32_t di = cpu->gpr[HLP_EDI] & am, si = cpu->gpr[HLP_ESI] & am;
+    uint32_t ld = es->base + di, ls = ss->base + si;
+    uint64_t n = count;
+    n = n < ((uint64_t)am - di + 1) / size ? n : ((uint64_t)am - di + 1) / size;
+    n = n < (MMU_PAGE_SIZE - (ld & ~MMU_PAGE_MASK)) / size ? n
+                                                         : (MMU_PAGE_SIZE - (ld & ~MMU_PAGE_MASK)) / size;
+    if (kind == S_MOVS) {
+        n = n < ((uint64_t)am - si + 1) / size ? n : ((uint64_t)am - si + 1) / size;
+        n = n < (MMU_PAGE_SIZE - (ls & ~MMU_PAGE_MASK)) / size
+                ? n
+                : (MMU_PAGE_SIZE - (ls & ~MMU_PAGE_MASK)) / size;
+    }
+    uint32_t bytes = (uint32_t)n * size;
+    if (n == 0 || di < es->wlo || (uint64_t)di + bytes - 1 > es->whi ||
+        ((ld | ls) & ix->ac_mask & (size - 1)))
+        return 0;
+    uint8_t *pd = mmu_tlb_fast(&cpu->mmu, ld, bytes, ix->acc | MMU_ACC_WRITE);
+    if (!pd)
+        return 0;
+    if (kind == S_STOS) {
+        uint32_t v = ix_reg(cpu, HLP_EAX, size);
+        if (size == 1)
+            memset(pd, (int)v, bytes);
+        else
+            for (uint32_t k = 0; k < bytes; k += size)
+                ix_store(pd + k, v, size);
+    } else {
+        if (si < ss->rlo || (uint64_t)si + bytes - 1 > ss->rhi)
+            return 0;
+        const uint8_t *ps = mmu_tlb_fast(&cpu->mmu, ls, bytes, ix->acc);
+        if (!ps || (ps < pd + bytes && pd < ps + bytes))
+            return 0;
+        memcpy(pd, ps, bytes);
+        cpu->gpr[HLP_ESI] = (cpu->gpr[HLP_ESI] & ~am) | ((si + bytes) & am);
+    }
+    cpu->gpr[HLP_EDI] = (cpu->gpr[HLP_EDI] & ~am) | ((di + bytes) & am);
+    cpu->gpr[HLP_ECX] = (cpu->gpr[HLP_ECX] & ~am) | ((count - (uint32_t)n) & am);
+    return (uint32_t)n;
+}
+
 IX_INLINE void string_op(struct interp *ix, const struct iop *i, unsigned kind, unsigned size)
 {
     struct hlp_cpu *cpu = &ix->cpu;
@@ -64,23 +119,40 @@ IX_INLINE void string_op(struct interp *ix, const struct iop *i, unsigned kind, 
     }
     uint32_t am = i->amask;
     bool compares = kind == S_CMPS || kind == S_SCAS;
-    for (unsigned n = 0; n < IX_REP_CHUNK; n++) {
+    /* Single-stepping traps after every iteration (SDM Vol. 3A 17.3.1.4). */
+    bool tf = cpu->eflags & HLP_FL_TF;
+    unsigned chunk = tf ? 1 : IX_REP_CHUNK;
+    for (unsigned n = 0; n < chunk; n++) {
         uint32_t count = cpu->gpr[HLP_ECX] & am;
         if (count == 0) {
             ix->poll_budget -= n;
             ix_next(ix, i);
             return;
         }
+        if ((kind == S_MOVS || kind == S_STOS) && !tf) {
+            uint32_t done = bulk(ix, i, kind, size, count);
+            if (done) {
+                n += done - 1;
+                continue;
+            }
+        }
         bool zf = iterate(ix, i, kind, size);
         cpu->gpr[HLP_ECX] = (cpu->gpr[HLP_ECX] & ~am) | ((count - 1) & am);
-        if (compares && (i->flags == REP_E ? !zf : zf)) {
+        if (((count - 1) & am) == 0 || (compares && (i->flags == REP_E ? !zf : zf))) {
             ix->poll_budget -= n;
             ix_next(ix, i);
             return;
         }
+        /* A data breakpoint traps after the iteration that hit it, with
+         * EIP still at the instruction (SDM Vol. 3A 17.3.1.2). */
+        if (IX_UNLIKELY(cpu->dbg_hits)) {
+            if ((cpu->gpr[HLP_ECX] & am) == 0)
+                ix_next(ix, i);
+            return;
+        }
     }
     /* Not finished: run it again after the loop has had a look. */
-    ix->poll_budget -= IX_REP_CHUNK;
+    ix->poll_budget -= chunk;
     ix->abort = true;
 }
 

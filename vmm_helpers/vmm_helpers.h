@@ -57,6 +57,11 @@ enum hlp_cpu_option {
 };
 /* The whole popek CPU: what an engine presents when it can. */
 #define HLP_CPU_ALL_OPTIONS (HLP_CPU_MMX | HLP_CPU_FXSR | HLP_CPU_SSE | HLP_CPU_SSE2)
+/* What every engine presents today: the parts all three implement. The
+ * interpreter has no MMX/SSE yet (docs/fpu-status.md), and a guest that
+ * sees a feature in CPUID must find it on every engine, so they stay out
+ * of the model until it does. */
+#define HLP_CPU_POPEK_OPTIONS (HLP_CPU_FXSR)
 
 struct hlp_cpu_model {
     unsigned options;   /* enum hlp_cpu_option bits */
@@ -85,5 +90,30 @@ uint32_t hlp_cpu_signature(const struct hlp_cpu_model *model);
 
 /* The CPU state and the system-semantics contract (needs the model above). */
 #include "vmm_helpers/hlp_cpu.h"
+
+/* ---- the interpreter as a library (interp_step.c) ---------------------------------------
+ * For an engine that runs most guest code itself (the translator) and
+ * hands the interpreter what it does not: real-mode, V86 and 16-bit code
+ * and single instructions. The engine owns interrupts, halt, device
+ * polling and the machine hooks; the interpreter executes instructions
+ * and delivers the faults they raise. hlp_interp_create initialises the
+ * CPU (hlp_cpu_init) inside the interpreter and installs the
+ * interpreter's softmmu hooks; an engine that installs its own must
+ * chain to hlp_interp_code_written and hlp_interp_tlb_flushed. */
+struct hlp_interp;
+struct hlp_interp *hlp_interp_create(struct machine *m, struct mach_err *err);
+void hlp_interp_destroy(struct hlp_interp *ix);
+struct hlp_cpu *hlp_interp_cpu(struct hlp_interp *ix);
+/* Executes up to max_insns instructions from cpu->eip and returns how many
+ * ran (a delivered fault counts as one). Returns early when the CPU halts,
+ * the machine's exit is requested, a system instruction or an event ran
+ * (the engine must look at interrupts and the mode), and, with
+ * until_code32, as soon as the CPU is in 32-bit protected-mode code. */
+uint64_t hlp_interp_run(struct hlp_cpu *cpu, uint64_t max_insns, bool until_code32);
+void hlp_interp_code_written(struct hlp_cpu *cpu, uint64_t paddr, uint64_t len);
+void hlp_interp_tlb_flushed(struct hlp_cpu *cpu, enum mmu_flush scope, uint32_t lin);
+/* Blocks the interpreter has decoded so far: when it moves, the
+ * interpreter marked new code pages (mmu_code_page_set). */
+uint64_t hlp_interp_blocks_decoded(const struct hlp_cpu *cpu);
 
 #endif

@@ -229,7 +229,7 @@ int kvm_vm_create(struct kvm_vm *vm, struct machine *m, struct kvm_stats *stats,
 {
     *vm = (struct kvm_vm){.m = m, .sys_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .stats = stats};
     vm->hw = kvm_host_hw_assisted();
-    if (hlp_cpu_model_init(&vm->cpu, HLP_CPU_ALL_OPTIONS) < 0)
+    if (hlp_cpu_model_init(&vm->cpu, HLP_CPU_POPEK_OPTIONS) < 0)
         return mach_errf(err, "the popek CPU model rejects its own options");
     if (open_kvm(vm, err) < 0)
         return -1;

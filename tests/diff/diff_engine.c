@@ -8,6 +8,7 @@
 #include "diff_engine.h"
 
 #include "hwaccel/kvm/kvm.h"
+#include "translator/translator.h"
 #include "vmm_helpers/vmm_helpers.h"
 
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 static const struct mach_engine *const engines[] = {
     &kvm_engine,
     &interp_engine,
+    &bt_engine,
 };
 
 size_t diff_engine_count(void) { return sizeof(engines) / sizeof(engines[0]); }

@@ -1,12 +1,12 @@
 /* The interpreter on small raw code snippets: ALU flags, shifts, mul/div
  * and #DE, string instructions with REP and DF, 16-bit real-mode code,
- * stack corner cases, bit instructions and self-modifying code. Each
+ * stack corner cases, bit instructions, self-modifying code, single steps
+ * and debug-register breakpoints, expand-down segments. Each
  * snippet ends with OUT 0F4H, AL (the debug-exit port), which stops the
  * machine without touching a register; the test then reads the CPU state
  * the engine leaves behind. Expected values are worked out from the SDM
  * instruction pages. */
 #include <criterion/criterion.h>
-#include <stdlib.h>
 
 #include "loader_fixture.h"
 #include "vmm_helpers/interp_internal.h"
@@ -26,7 +26,7 @@ static struct hlp_cpu *run(const uint8_t *code, size_t len, enum mach_boot_kind 
 {
     struct mach_err err = {{0}};
     uint32_t at = kind == MACH_BOOT_REAL ? LOAD16 : LOAD32;
-    m = lt_machine(4, getenv("IXTRACE") ? MACH_TRACE_INSN : 0);
+    m = lt_machine(4, 0);
     cr_assert_eq(mach_load_raw(m, lt_file("code.bin", code, len), at, at, kind, &err), 0, "%s",
                  err.msg);
     cr_assert_eq(interp_engine.run(m, &err), 0, "%s", err.msg);
@@ -335,4 +335,280 @@ Test(interp, bcd_adjusts)
                               EXIT);
     cr_expect_eq(c->gpr[HLP_EBX] & 0xFF, 0x14u);
     cr_expect_eq(c->gpr[HLP_EAX] & 0xFFFF, 0x0207u);
+}
+
+/* A REP STOSW that runs into the real-mode limit faults at the iteration
+ * that would store at 0FFFFh: CX, DI say how far it got, and the pushed IP
+ * is the REP instruction's (SDM Vol. 2 REP: interrupted and restartable). */
+Test(interp, rep_fault_midway_keeps_progress)
+{
+    struct hlp_cpu *c = RUN16(0x31, 0xC0,                        /* 00 xor ax, ax */
+                              0x8E, 0xD8,                        /* 02 mov ds, ax */
+                              0x8E, 0xC0,                        /* 04 mov es, ax */
+                              0xC7, 0x06, W(52), W(LOAD16 + 30), /* 06 mov word [13*4], handler */
+                              0xC7, 0x06, W(54), W(0),           /* 12 mov word [13*4+2], 0 */
+                              0xBC, W(0x7C00),                   /* 18 mov sp, 7c00h */
+                              0xBF, W(0xFFF9),                   /* 21 mov di, 0fff9h */
+                              0xB9, W(10),                       /* 24 mov cx, 10 */
+                              0xF3, 0xAB,                        /* 27 rep stosw */
+                              0x90,                              /* 29 */
+                              EXIT);                             /* 30 handler */
+    cr_expect_eq(c->gpr[HLP_ECX] & 0xFFFF, 7u);
+    cr_expect_eq(c->gpr[HLP_EDI] & 0xFFFF, 0xFFFFu);
+    cr_expect_eq(ram16(0x7BFA), LOAD16 + 27);
+}
+
+/* A loop that patches an instruction of a block it has already run: the
+ * cached block must be dropped and the new immediate used. */
+Test(interp, self_modifying_code_earlier_block)
+{
+    struct hlp_cpu *c = RUN32(0x31, 0xDB,                     /* 00 xor ebx, ebx */
+                              0xB9, D(2),                     /* 02 mov ecx, 2 */
+                              0xB0, 0x01,                     /* 07 mov al, 1 (imm at 08) */
+                              0x00, 0xC3,                     /* 09 add bl, al */
+                              0xC6, 0x05, D(LOAD32 + 8), 0x05, /* 11 mov byte [imm], 5 */
+                              0xE2, 0xF3,                     /* 18 loop 07 */
+                              EXIT);                          /* 20 */
+    cr_expect_eq(c->gpr[HLP_EBX] & 0xFF, 6u);
+}
+
+Test(interp, pusha_popa_16bit)
+{
+    struct hlp_cpu *c = RUN16(0xBC, W(0x7C00), /* mov sp, 7c00h */
+                              0xB8, W(1),      /* mov ax, 1 */
+                              0xBB, W(2),      /* mov bx, 2 */
+                              0xBF, W(7),      /* mov di, 7 */
+                              0x60,            /* pusha */
+                              0xB8, W(9),      /* mov ax, 9 */
+                              0xBB, W(9),      /* mov bx, 9 */
+                              0x61,            /* popa */
+                              EXIT);
+    cr_expect_eq(c->gpr[HLP_EAX] & 0xFFFF, 1u);
+    cr_expect_eq(c->gpr[HLP_EBX] & 0xFFFF, 2u);
+    cr_expect_eq(c->gpr[HLP_ESP] & 0xFFFF, 0x7C00u);
+    cr_expect_eq(ram16(0x7BFE), 1u);      /* AX pushed first */
+    cr_expect_eq(ram16(0x7BF6), 0x7C00u); /* the original SP */
+    cr_expect_eq(ram16(0x7BF0), 7u);      /* DI last */
+}
+
+Test(interp, setcc_cmovcc)
+{
+    struct hlp_cpu *c = RUN32(0xB8, D(1),          /* mov eax, 1 */
+                              0x31, 0xD2,          /* xor edx, edx */
+                              0x83, 0xF8, 0x02,    /* cmp eax, 2: less (signed) */
+                              0x0F, 0x9C, 0xC1,    /* setl cl */
+                              0x0F, 0x4C, 0xD0,    /* cmovl edx, eax */
+                              0x0F, 0x47, 0xF0,    /* cmova esi, eax: not taken */
+                              EXIT);
+    cr_expect_eq(c->gpr[HLP_ECX] & 0xFF, 1u);
+    cr_expect_eq(c->gpr[HLP_EDX], 1u);
+    cr_expect_neq(c->gpr[HLP_ESI], 1u);
+}
+
+/* POPF sets TF: the instruction after it completes, then #DB traps with
+ * the next IP pushed and DR6.BS set (SDM Vol. 3A 17.3.1.4). */
+Test(interp, single_step_trap)
+{
+    struct hlp_cpu *c = RUN16(0x31, 0xC0,                       /* 00 xor ax, ax */
+                              0x8E, 0xD8,                       /* 02 mov ds, ax */
+                              0xC7, 0x06, W(4), W(LOAD16 + 30), /* 04 mov word [1*4], handler */
+                              0xC7, 0x06, W(6), W(0),           /* 10 mov word [1*4+2], 0 */
+                              0xBC, W(0x7C00),                  /* 16 mov sp, 7c00h */
+                              0x9C,                             /* 19 pushf */
+                              0x58,                             /* 20 pop ax */
+                              0x80, 0xCC, 0x01,                 /* 21 or ah, 1 (TF) */
+                              0x50,                             /* 24 push ax */
+                              0x9D,                             /* 25 popf */
+                              0x43,                             /* 26 inc bx */
+                              0x43,                             /* 27 inc bx */
+                              EXIT,                             /* 28 */
+                              0xB9, W(0x77),                    /* 30 handler: mov cx, 77h */
+                              EXIT);
+    cr_expect_eq(c->gpr[HLP_ECX] & 0xFFFF, 0x77u);
+    cr_expect_eq(c->gpr[HLP_EBX] & 0xFFFF, 1u);
+    cr_expect_eq(ram16(0x7BFA), LOAD16 + 27);
+    cr_expect(c->dr[HLP_DR6] & HLP_DR6_BS);
+}
+
+/* An execute breakpoint in DR0/DR7 faults before the instruction runs,
+ * with its own IP pushed and DR6.B0 set (SDM Vol. 3A 17.3.1.1). */
+Test(interp, instruction_breakpoint_fault)
+{
+    struct hlp_cpu *c = RUN16(0x31, 0xC0,                       /* 00 xor ax, ax */
+                              0x8E, 0xD8,                       /* 02 mov ds, ax */
+                              0xC7, 0x06, W(4), W(LOAD16 + 41), /* 04 mov word [1*4], handler */
+                              0xC7, 0x06, W(6), W(0),           /* 10 mov word [1*4+2], 0 */
+                              0xBC, W(0x7C00),                  /* 16 mov sp, 7c00h */
+                              0x66, 0xB8, D(LOAD16 + 37),       /* 19 mov eax, target */
+                              0x0F, 0x23, 0xC0,                 /* 25 mov dr0, eax */
+                              0x66, 0xB8, D(1),                 /* 28 mov eax, 1 (L0, execute) */
+                              0x0F, 0x23, 0xF8,                 /* 34 mov dr7, eax */
+                              0x43,                             /* 37 inc bx: the target */
+                              0x43,                             /* 38 inc bx */
+                              EXIT,                             /* 39 */
+                              0xB9, W(0x99),                    /* 41 handler: mov cx, 99h */
+                              EXIT);
+    cr_expect_eq(c->gpr[HLP_ECX] & 0xFFFF, 0x99u);
+    cr_expect_eq(c->gpr[HLP_EBX] & 0xFFFF, 0u);
+    cr_expect_eq(ram16(0x7BFA), LOAD16 + 37);
+    cr_expect(c->dr[HLP_DR6] & 1u);
+}
+
+/* A write breakpoint (DR1, 2 bytes) traps after the store that hits it,
+ * with the next IP pushed and DR6.B1 set (SDM Vol. 3A 17.3.1.2). */
+Test(interp, data_breakpoint_trap)
+{
+    struct hlp_cpu *c = RUN16(0x31, 0xC0,                       /* 00 xor ax, ax */
+                              0x8E, 0xD8,                       /* 02 mov ds, ax */
+                              0xC7, 0x06, W(4), W(LOAD16 + 43), /* 04 mov word [1*4], handler */
+                              0xC7, 0x06, W(6), W(0),           /* 10 mov word [1*4+2], 0 */
+                              0xBC, W(0x7C00),                  /* 16 mov sp, 7c00h */
+                              0x66, 0xB8, D(0x600),             /* 19 mov eax, 600h */
+                              0x0F, 0x23, 0xC8,                 /* 25 mov dr1, eax */
+                              0x66, 0xB8, D(0x00500004),        /* 28 mov eax: L1, write, 2 bytes */
+                              0x0F, 0x23, 0xF8,                 /* 34 mov dr7, eax */
+                              0xA3, W(0x600),                   /* 37 mov [600h], ax */
+                              0x43,                             /* 40 inc bx */
+                              EXIT,                             /* 41 */
+                              0xB9, W(0x55),                    /* 43 handler: mov cx, 55h */
+                              EXIT);
+    cr_expect_eq(c->gpr[HLP_ECX] & 0xFFFF, 0x55u);
+    cr_expect_eq(c->gpr[HLP_EBX] & 0xFFFF, 0u);
+    cr_expect_eq(ram16(0x7BFA), LOAD16 + 40);
+    cr_expect(c->dr[HLP_DR6] & 2u);
+}
+
+/* Overlapping forward MOVSB replicates the first byte (each iteration
+ * reads what the previous one wrote); a STOSD run crosses a page edge. */
+Test(interp, rep_movsb_overlap_and_stosd_across_pages)
+{
+    struct hlp_cpu *c = RUN32(0xFC,                        /* cld */
+                              0xC6, 0x05, D(0x3000), 0x5A, /* mov byte [3000h], 5ah */
+                              0xBE, D(0x3000),             /* mov esi, 3000h */
+                              0xBF, D(0x3001),             /* mov edi, 3001h */
+                              0xB9, D(100),                /* mov ecx, 100 */
+                              0xF3, 0xA4,                  /* rep movsb */
+                              0xB8, D(0x11223344),         /* mov eax, 11223344h */
+                              0xBF, D(0x4FF8),             /* mov edi, 4ff8h */
+                              0xB9, D(1000),               /* mov ecx, 1000 */
+                              0xF3, 0xAB,                  /* rep stosd */
+                              EXIT);
+    for (unsigned k = 0; k <= 100; k++)
+        cr_expect_eq(mach_ram(m)[0x3000 + k], 0x5A, "byte %u", k);
+    cr_expect_eq(mach_ram(m)[0x3065], 0);
+    cr_expect_eq(ram32(0x4FF8), 0x11223344u);
+    cr_expect_eq(ram32(0x4FFC), 0x11223344u);
+    cr_expect_eq(ram32(0x5000), 0x11223344u);
+    cr_expect_eq(ram32(0x4FF8 + 999 * 4), 0x11223344u);
+    cr_expect_eq(ram32(0x4FF8 + 1000 * 4), 0u);
+    cr_expect_eq(c->gpr[HLP_EDI], 0x4FF8u + 4000);
+    cr_expect_eq(c->gpr[HLP_ECX], 0u);
+}
+
+/* ---- protected-mode segments: a GDT and an IDT built by the test ---------------- */
+
+struct image {
+    uint8_t b[0x400];
+    unsigned n;
+};
+
+static uint32_t emit(struct image *im, const uint8_t *bytes, unsigned len)
+{
+    uint32_t at = LOAD32 + im->n;
+    memcpy(im->b + im->n, bytes, len);
+    im->n += len;
+    return at;
+}
+#define E(im, ...) \
+    emit(im, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
+
+static void put64(struct image *im, unsigned off, uint64_t v) { memcpy(im->b + off, &v, 8); }
+
+/* GDT at +0x300: flat code 08h, flat data 10h, and two expand-down data
+ * segments at base 20000h with limit 0FFFh: 18h with B = 0 (offsets
+ * 1000h-0FFFFh valid), 20h with B = 1 (1000h-0FFFFFFFFh). IDT at +0x380
+ * with #GP (13) going to `gp`. The code starts with LGDT, LIDT, a stack
+ * at 90000h, and DS = sel. */
+static void pm_prologue(struct image *im, uint16_t sel)
+{
+    put64(im, 0x308, 0x00CF9A000000FFFFull);
+    put64(im, 0x310, 0x00CF92000000FFFFull);
+    put64(im, 0x318, 0x0000960200000FFFull);
+    put64(im, 0x320, 0x0040960200000FFFull);
+    memcpy(im->b + 0x3F0, (uint8_t[]){W(0x27), D(LOAD32 + 0x300)}, 6);  /* GDTR */
+    memcpy(im->b + 0x3F8, (uint8_t[]){W(14 * 8 - 1), D(LOAD32 + 0x380)}, 6); /* IDTR */
+    E(im, 0x0F, 0x01, 0x15, D(LOAD32 + 0x3F0)); /* lgdt */
+    E(im, 0x0F, 0x01, 0x1D, D(LOAD32 + 0x3F8)); /* lidt */
+    E(im, 0xBC, D(0x90000));                    /* mov esp, 90000h */
+    E(im, 0x66, 0xB8, W(sel));                  /* mov ax, sel */
+    E(im, 0x8E, 0xD8);                          /* mov ds, ax */
+}
+
+static void set_gp_handler(struct image *im, uint32_t handler)
+{
+    put64(im, 0x380 + 13 * 8,
+          ((uint64_t)((handler & 0xFFFF0000u) | 0x8E00u) << 32) | (0x08u << 16) |
+              (handler & 0xFFFF));
+}
+
+Test(interp, expand_down_16bit_segment)
+{
+    struct image im = {{0}, 0};
+    pm_prologue(&im, 0x18);
+    E(&im, 0xA1, D(0x1000));                   /* mov eax, [1000h]: lowest valid */
+    E(&im, 0x66, 0xA1, D(0xFFFE));             /* mov ax, [0fffeh]: highest word */
+    E(&im, 0xB9, D(1));                        /* mov ecx, 1 */
+    uint32_t bad = E(&im, 0x66, 0xA1, D(0xFFFF)); /* mov ax, [0ffffh]: past 0FFFFh */
+    E(&im, EXIT);
+    set_gp_handler(&im, E(&im, 0xBA, D(0x77), EXIT)); /* gp: mov edx, 77h */
+    struct hlp_cpu *c = run(im.b, sizeof im.b, MACH_BOOT_FLAT32);
+    cr_expect_eq(c->gpr[HLP_ECX], 1u);
+    cr_expect_eq(c->gpr[HLP_EDX], 0x77u);
+    cr_expect_eq(ram32(0x90000 - 12), bad); /* EIP of the faulting MOV */
+    cr_expect_eq(ram32(0x90000 - 16), 0u);  /* error code */
+}
+
+Test(interp, expand_down_limit_faults_below)
+{
+    struct image im = {{0}, 0};
+    pm_prologue(&im, 0x20);
+    E(&im, 0xA1, D(0xFFFFFFF0));               /* mov eax, [0fffffff0h]: valid with B = 1 */
+    E(&im, 0xB9, D(1));                        /* mov ecx, 1 */
+    uint32_t bad = E(&im, 0xA1, D(0x0FFE));    /* mov eax, [0ffeh]: reaches the limit */
+    E(&im, EXIT);
+    set_gp_handler(&im, E(&im, 0xBA, D(0x77), EXIT));
+    struct hlp_cpu *c = run(im.b, sizeof im.b, MACH_BOOT_FLAT32);
+    cr_expect_eq(c->gpr[HLP_ECX], 1u);
+    cr_expect_eq(c->gpr[HLP_EDX], 0x77u);
+    cr_expect_eq(ram32(0x90000 - 12), bad);
+}
+
+/* With TF set, a REP instruction traps after each iteration with IP still
+ * at the instruction, and after its last one with IP past it. */
+Test(interp, single_step_rep_iterations)
+{
+    struct hlp_cpu *c = RUN16(0x31, 0xC0,                       /* 00 xor ax, ax */
+                              0x8E, 0xD8,                       /* 02 mov ds, ax */
+                              0x8E, 0xC0,                       /* 04 mov es, ax */
+                              0xC7, 0x06, W(4), W(LOAD16 + 40), /* 06 mov word [1*4], handler */
+                              0xC7, 0x06, W(6), W(0),           /* 12 mov word [1*4+2], 0 */
+                              0xBC, W(0x7C00),                  /* 18 mov sp, 7c00h */
+                              0xBF, W(0x600),                   /* 21 mov di, 600h */
+                              0xB9, W(3),                       /* 24 mov cx, 3 */
+                              0x9C, 0x58,                       /* 27 pushf; pop ax */
+                              0x80, 0xCC, 0x01,                 /* 29 or ah, 1 (TF) */
+                              0x50, 0x9D,                       /* 32 push ax; popf */
+                              0xF3, 0xAA,                       /* 34 rep stosb */
+                              0x90,                             /* 36 nop */
+                              EXIT,                             /* 37 */
+                              0x90,                             /* 39 */
+                              /* 40 handler: count traps in SI, keep stepping
+                               * (the IRET frame keeps TF) */
+                              0x46,                             /* 40 inc si */
+                              0xCF);                            /* 41 iret */
+    /* Traps: after each of the 3 iterations (IP 34, 34, 36), after NOP (37),
+     * then OUT ends the run before its own trap is taken. */
+    cr_expect_eq(c->gpr[HLP_ECX] & 0xFFFF, 0u);
+    cr_expect_eq(c->gpr[HLP_EDI] & 0xFFFF, 0x603u);
+    cr_expect_eq(c->gpr[HLP_ESI] & 0xFFFF, 4u);
 }

@@ -1,0 +1,162 @@
+/* translator/ internal: the bt engine's state, the run-time block that
+ * translated code reaches through r15, and the module's entry points.
+ *
+ * Register contract while translated code runs (docs/bt-status.md):
+ *   guest EAX ECX EDX EBX EBP ESI EDI -> host eax ecx edx ebx ebp esi edi
+ *   guest ESP -> r8d; r15 -> struct bt_rt; r9, r10, r11 scratch
+ *   guest CF PF AF ZF SF OF DF -> host RFLAGS
+ *   GS base -> the shadow window of the current CPL
+ * Every host instruction that can fault belongs to exactly one guest
+ * instruction, and the guest state in the host registers is the state
+ * before that instruction until its last faulting host instruction has
+ * run (stack stores come before the ESP update). */
+#ifndef POPEK_BT_INTERNAL_H
+#define POPEK_BT_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decoder/decoder.h"
+#include "softmmu/softmmu.h"
+#include "tcache/tcache.h"
+#include "translator/translator.h"
+#include "vmm_helpers/vmm_helpers.h"
+
+/* What translated code reads and writes through r15. */
+struct bt_rt {
+    uint32_t gpr[8]; /* enum hlp_gpr order */
+    uint32_t eip;    /* next guest EIP at an exit */
+};
+enum { BT_RT_GPR = 0, BT_RT_EIP = 32 };
+_Static_assert(offsetof(struct bt_rt, gpr) == BT_RT_GPR && offsetof(struct bt_rt, eip) == BT_RT_EIP,
+               "offsets the emitted code uses");
+
+/* Why translated code returned to the dispatcher (host r10d at the exit):
+ * low byte the reason, bits 8-23 the ZydisMnemonic of the instruction
+ * handed to the interpreter. */
+enum bt_exit_reason {
+    BT_EXIT_NEXT = 0,   /* continue at rt.eip (a branch, an indirect target) */
+    BT_EXIT_INTERP = 1, /* the instruction at rt.eip runs on the interpreter */
+    BT_EXIT_FAULT = 2,  /* a host fault at rt.eip: the interpreter redoes it */
+    BT_EXIT_SMC = 3,    /* the block wrote its own page: redo that write */
+};
+/* How the instruction an interpreter exit hands over is counted. */
+enum bt_handoff {
+    BT_HANDOFF_SYSTEM = 0, /* sensitive or privileged: the helper semantics */
+    BT_HANDOFF_UNTRANSLATED = 1, /* innocuous, but not rewritten (yet) */
+};
+
+/* Counters for --stats, defined once (chaining counts are the tcache's;
+ * inline indirect lookups add theirs here when they exist). */
+#define BT_STATS(X)                                                                    \
+    X(blocks, "blocks translated")                                                     \
+    X(insns, "guest instructions translated")                                          \
+    X(entries, "entries into translated code")                                         \
+    X(exits_next, "exits to the dispatcher")                                           \
+    X(helper_system, "helper calls: system instructions")                              \
+    X(helper_untranslated, "interpreter fallbacks: untranslated instructions")         \
+    X(interp_runs, "interpreter runs (real mode, V86, 16-bit, TF)")                    \
+    X(interp_insns, "instructions in interpreter runs")                                \
+    X(shadow_faults, "shadow faults")                                                  \
+    X(shadow_retries, "shadow faults resolved by mapping")                             \
+    X(fault_redos, "faulting instructions redone by the interpreter")                  \
+    X(fpe_faults, "divide faults (SIGFPE)")                                            \
+    X(smc_invalidations, "SMC invalidations")                                          \
+    X(code_written, "code-write invalidations (helpers, devices)")                     \
+    X(code_flushes, "code-buffer flushes")                                             \
+    X(interrupts, "external interrupts delivered")                                     \
+    X(hlt_waits, "HLT waits")                                                          \
+    X(polls, "device polls")
+
+struct bt_stats {
+#define BT_STAT_FIELD(name, desc) uint64_t name;
+    BT_STATS(BT_STAT_FIELD)
+#undef BT_STAT_FIELD
+    /* Static counts by ZydisMnemonic: instructions a block hands over. */
+    uint32_t handoff_by_mnemonic[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+};
+
+typedef struct bt_ret {
+    uint64_t rflags;
+    uint64_t reason;
+} (*bt_enter_fn)(struct bt_rt *rt, const void *code, uint64_t rflags);
+
+struct bt {
+    struct bt_rt rt;
+    struct machine *m;
+    struct hlp_interp *interp;
+    struct hlp_cpu *cpu;
+    struct mmu_shadow shadow;
+    bool shadow_ready;
+    struct tcache tc;
+    struct tc_jcache jc;
+    bt_enter_fn enter;
+    const uint8_t *exit_next; /* exit entry points in the code buffer */
+    const uint8_t *exit_common; /* reason already in r10d */
+    uint64_t gs_base;         /* current host GS base */
+    bool have_wrgsbase;
+    const struct tc_block *running; /* block entered last (for SMC) */
+    uint64_t interp_decoded;  /* hlp_interp_blocks_decoded at last look */
+    int64_t poll_budget;
+    jmp_buf jb;
+    struct bt_stats stats;
+};
+
+/* Mode bits of a block key (tc_key.mode). */
+enum {
+    BT_MODE_CPL_SHIFT = 0,    /* 2 bits */
+    BT_MODE_PAGING = 1u << 2,
+    BT_MODE_FLAT_SHIFT = 3,   /* one bit per enum hlp_sreg: a flat data segment */
+    BT_MODE_VALID = 1u << 9,
+};
+
+/* bt_block.c: translates the block at rt.eip (linear lin, physical phys);
+ * NULL when the buffer is full (flush and retry). */
+struct tc_block *bt_translate(struct bt *bt, uint32_t mode, uint64_t phys,
+                              const uint8_t *host, uint32_t avail);
+
+/* bt_emit.c: the code of one guest instruction. */
+struct bt_asm {
+    uint8_t *p;     /* write position (RW view) */
+    uint8_t *start; /* first byte of the block (RW view) */
+    uint8_t *end;
+    const uint8_t *rx_start;    /* start's address in the RX view */
+    const uint8_t *exit_next;   /* trampoline entry points (RX) */
+    const uint8_t *exit_common;
+};
+enum bt_emit_result {
+    BT_EMIT_OK,       /* translated, the block goes on */
+    BT_EMIT_ENDS,     /* translated, and it ended the block with its exits */
+    BT_EMIT_FALLBACK, /* not translated: hand it to the interpreter */
+};
+/* Direct exits a control transfer asks for, filled by bt_emit_insn: exit
+ * i continues at target[i]; fixup[i] is the block offset of a rel32 that
+ * must reach exit i's stub, 0 when the code falls into it (exit 0 only). */
+struct bt_exits {
+    unsigned n;
+    uint32_t target[TC_MAX_EXITS];
+    uint32_t fixup[TC_MAX_EXITS];
+};
+enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
+                                 const ZydisDecodedInstruction *zi,
+                                 const ZydisDecodedOperand *zops, uint32_t eip, uint32_t mode,
+                                 struct bt_exits *ex);
+/* Places the exit stubs of ex (and records them in b) at a->p. Each stub
+ * starts with the jump tc_chain patches. */
+void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block *b);
+/* An exit that hands the instruction at eip to the interpreter; reason
+ * is the whole r10d value (enum bt_exit_reason and the mnemonic). */
+void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason);
+/* Room one instruction's code may need at most. */
+#define BT_MAX_INSN_CODE 96
+/* The entry and exit trampolines (into the reserved code). */
+size_t bt_emit_trampolines(uint8_t *buf, size_t cap, size_t *exit_next_off,
+                           size_t *exit_common_off);
+
+/* bt_signal.c */
+int bt_signals_install(struct bt *bt, struct mach_err *err);
+void bt_signals_remove(void);
+
+#endif
