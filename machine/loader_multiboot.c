@@ -333,8 +333,11 @@ static unsigned build_mmap(const struct machine *m, struct mb_mmap_entry *e)
     e[n++] = (struct mb_mmap_entry){sz, 0, PC_EBDA_BASE, MB_MMAP_AVAILABLE};
     e[n++] = (struct mb_mmap_entry){sz, PC_EBDA_BASE, PC_VGA_BASE - PC_EBDA_BASE,
                                     MB_MMAP_RESERVED};
-    e[n++] = (struct mb_mmap_entry){sz, PC_BIOS_BASE, PC_HIGH_BASE - PC_BIOS_BASE,
-                                    MB_MMAP_RESERVED};
+    /* The BIOS area, from where a loaded ROM's low alias begins. */
+    uint64_t alias_base, alias_size;
+    mach_rom_alias(m, &alias_base, &alias_size);
+    uint64_t bios_base = alias_size && alias_base < PC_BIOS_BASE ? alias_base : PC_BIOS_BASE;
+    e[n++] = (struct mb_mmap_entry){sz, bios_base, PC_HIGH_BASE - bios_base, MB_MMAP_RESERVED};
     if (ram > PC_HIGH_BASE)
         e[n++] = (struct mb_mmap_entry){sz, PC_HIGH_BASE, ram - PC_HIGH_BASE,
                                         MB_MMAP_AVAILABLE};

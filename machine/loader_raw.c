@@ -4,7 +4,6 @@
 
 #define ONE_MIB (1ull << 20)
 #define FOUR_GIB (1ull << 32)
-#define ROM_ALIAS_BASE 0xF0000ull
 
 static int check_range(const struct machine *m, const struct mach_file *f, uint32_t load_addr,
                        uint32_t entry, enum mach_boot_kind kind, struct mach_err *err)
@@ -28,9 +27,11 @@ static int check_range(const struct machine *m, const struct mach_file *f, uint3
                          "%s: a real-mode image must lie and start below 1 MiB; this one is "
                          "0x%x-0x%llx with entry 0x%x",
                          f->path, load_addr, end - 1, entry);
-    if (mach_rom(m, NULL, NULL) && load_addr < ONE_MIB && end > ROM_ALIAS_BASE)
-        return mach_errf(err, "%s: 0x%x-0x%llx overlaps the BIOS ROM's alias at 0xf0000-0xfffff",
-                         f->path, load_addr, end - 1);
+    uint64_t alias_base, alias_size;
+    mach_rom_alias(m, &alias_base, &alias_size);
+    if (alias_size && load_addr < ONE_MIB && end > alias_base)
+        return mach_errf(err, "%s: 0x%x-0x%llx overlaps the BIOS ROM's alias at 0x%llx-0xfffff",
+                         f->path, load_addr, end - 1, (unsigned long long)alias_base);
     return 0;
 }
 

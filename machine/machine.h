@@ -118,9 +118,13 @@ enum mach_phys_kind {
 enum mach_phys_kind mach_phys_lookup(const struct machine *m, uint64_t paddr,
                                      uint8_t **host, uint64_t *run);
 
-/* The BIOS ROM, once loaded: its bytes, size and guest physical base. The
- * last 64 KiB are also visible at 0xF0000. */
+/* The BIOS ROM, once loaded: its bytes, size and guest physical base. Its
+ * last 128 KiB (the whole ROM if smaller) are also visible just below
+ * 1 MiB, as QEMU's isa-bios region: the last 64 KiB at 0xF0000 (segment
+ * F000), the 64 KiB before at 0xE0000 (SeaBIOS runs code there). */
 const uint8_t *mach_rom(const struct machine *m, uint64_t *size, uint64_t *base);
+/* Where the ROM's low alias lies: [*base, 1 MiB); *size 0 without a ROM. */
+void mach_rom_alias(const struct machine *m, uint64_t *base, uint64_t *size);
 
 /* Physical reads and writes of any size for loaders, helpers and devices:
  * RAM, ROM and MMIO as the guest would see them. Returns false when part of
@@ -225,7 +229,8 @@ int mach_load_multiboot(struct machine *m, const char *path, const char *cmdline
                         const struct mach_module *mods, unsigned nmods,
                         struct mach_err *err);
 /* A ROM image (a multiple of 64 KiB, as QEMU's -bios, at most 16 MiB) mapped
- * to end at 4 GiB, its last 64 KiB aliased at 0xF0000; the CPU starts at the
+ * to end at 4 GiB, its last 64 KiB aliased at 0xF0000 (and the 64 KiB before
+ * at 0xE0000, see mach_rom_alias); the CPU starts at the
  * reset vector. */
 int mach_load_rom(struct machine *m, const char *path, struct mach_err *err);
 /* A raw binary copied to RAM at load_addr; the CPU starts at entry in the

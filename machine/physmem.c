@@ -1,21 +1,29 @@
 /* The guest physical address space: RAM from 0, the BIOS ROM ending at
- * 4 GiB with its last 64 KiB aliased at 0xF0000, MMIO regions, and nothing
- * else. */
+ * 4 GiB with its last 128 KiB aliased below 1 MiB (mach_rom_alias), MMIO
+ * regions, and nothing else. */
 #include "machine/machine_internal.h"
 
 #include <string.h>
 
-#define ROM_ALIAS_BASE 0xF0000ull
-#define ROM_ALIAS_SIZE 0x10000ull
+#define ONE_MIB 0x100000ull
+#define ROM_ALIAS_MAX 0x20000ull /* QEMU's isa-bios: at most 128 KiB */
+
+void mach_rom_alias(const struct machine *m, uint64_t *base, uint64_t *size)
+{
+    uint64_t len = m->rom ? (m->rom_size < ROM_ALIAS_MAX ? m->rom_size : ROM_ALIAS_MAX) : 0;
+    *base = ONE_MIB - len;
+    *size = len;
+}
 
 enum mach_phys_kind mach_phys_lookup(const struct machine *m, uint64_t paddr,
                                      uint8_t **host, uint64_t *run)
 {
+    uint64_t alias_base, alias_size;
+    mach_rom_alias(m, &alias_base, &alias_size);
     if (m->rom) {
-        if (paddr >= ROM_ALIAS_BASE && paddr < ROM_ALIAS_BASE + ROM_ALIAS_SIZE) {
-            uint64_t off = m->rom_size - ROM_ALIAS_SIZE + (paddr - ROM_ALIAS_BASE);
-            *host = m->rom + off;
-            *run = ROM_ALIAS_BASE + ROM_ALIAS_SIZE - paddr;
+        if (paddr >= alias_base && paddr < ONE_MIB) {
+            *host = m->rom + m->rom_size - (ONE_MIB - paddr);
+            *run = ONE_MIB - paddr;
             return MACH_PHYS_ROM;
         }
         if (paddr >= m->rom_base && paddr < m->rom_base + m->rom_size) {
@@ -28,8 +36,8 @@ enum mach_phys_kind mach_phys_lookup(const struct machine *m, uint64_t paddr,
         *host = m->ram + paddr;
         /* With a ROM the alias splits low RAM in two runs. */
         uint64_t end = m->ram_size;
-        if (m->rom && paddr < ROM_ALIAS_BASE)
-            end = ROM_ALIAS_BASE;
+        if (m->rom && paddr < alias_base)
+            end = alias_base;
         *run = end - paddr;
         return MACH_PHYS_RAM;
     }

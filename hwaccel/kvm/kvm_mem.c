@@ -17,7 +17,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#define ROM_ALIAS_BASE 0xF0000ull
 #define ROM_ALIAS_SIZE 0x10000ull
 #define ONE_MIB 0x100000ull
 #define ROM_SLOT 0      /* the ROM at the top of 4 GiB; its alias is a RAM piece */
@@ -46,11 +45,6 @@ static int set_slot(struct kvm_vm *vm, uint32_t slot, const struct kvm_mem_piece
     return 0;
 }
 
-static uint8_t *rom_alias_host(const struct kvm_vm *vm)
-{
-    return vm->rom + vm->rom_size - ROM_ALIAS_SIZE;
-}
-
 /* Appends [gpa, gpa+size) backed by host, merging with the previous piece
  * when both are contiguous. */
 static void add_piece(struct kvm_mem_piece *list, unsigned *n, uint64_t gpa, uint64_t size,
@@ -66,24 +60,24 @@ static void add_piece(struct kvm_mem_piece *list, unsigned *n, uint64_t gpa, uin
 }
 
 /* RAM seen at [gpa, gpa+size) when it shows physical [src, src+size):
- * the ROM's alias at 0xF0000 replaces RAM there when a ROM is loaded. */
+ * the ROM's low alias (mach_rom_alias) replaces RAM below 1 MiB when a
+ * ROM is loaded. */
 static void add_ram(struct kvm_vm *vm, struct kvm_mem_piece *list, unsigned *n, uint64_t gpa,
                     uint64_t src, uint64_t size)
 {
     uint8_t *ram = mach_ram(vm->m);
-    uint64_t end = src + size;
-    if (!vm->rom || end <= ROM_ALIAS_BASE || src >= ROM_ALIAS_BASE + ROM_ALIAS_SIZE) {
+    uint64_t end = src + size, alias_base, alias_size;
+    mach_rom_alias(vm->m, &alias_base, &alias_size);
+    if (!vm->rom || end <= alias_base || src >= ONE_MIB) {
         add_piece(list, n, gpa, size, ram + src, false);
         return;
     }
-    if (src < ROM_ALIAS_BASE)
-        add_piece(list, n, gpa, ROM_ALIAS_BASE - src, ram + src, false);
-    add_piece(list, n, gpa + (ROM_ALIAS_BASE - src), ROM_ALIAS_SIZE, rom_alias_host(vm),
-              vm->rom_read_only);
-    if (end > ROM_ALIAS_BASE + ROM_ALIAS_SIZE)
-        add_piece(list, n, gpa + (ROM_ALIAS_BASE + ROM_ALIAS_SIZE - src),
-                  end - (ROM_ALIAS_BASE + ROM_ALIAS_SIZE),
-                  ram + ROM_ALIAS_BASE + ROM_ALIAS_SIZE, false);
+    if (src < alias_base)
+        add_piece(list, n, gpa, alias_base - src, ram + src, false);
+    add_piece(list, n, gpa + (alias_base - src), alias_size,
+              vm->rom + vm->rom_size - alias_size, vm->rom_read_only);
+    if (end > ONE_MIB)
+        add_piece(list, n, gpa + (ONE_MIB - src), end - ONE_MIB, ram + ONE_MIB, false);
 }
 
 /* The RAM pieces for the A20 state, at most max of them. */

@@ -59,8 +59,15 @@ Test(loader_rom, maps_top_and_alias)
     cr_assert_arr_eq(got, img + size - 0x10000, 16, "alias at 0xF0000");
     cr_assert(mach_phys_read(m, 0xFFFE0000, got, 16));
     cr_assert_arr_eq(got, img, 16, "ROM start");
-    cr_assert_eq(hook_lo, 0xF0000);
-    cr_assert_eq(hook_len, 0x10000);
+    /* A 128 KiB ROM is aliased whole below 1 MiB, as QEMU's isa-bios. */
+    cr_assert(mach_phys_read(m, 0xE0000, got, 16));
+    cr_assert_arr_eq(got, img, 16, "alias at 0xE0000");
+    uint64_t abase, asize;
+    mach_rom_alias(m, &abase, &asize);
+    cr_assert_eq(abase, 0xE0000);
+    cr_assert_eq(asize, 0x20000);
+    cr_assert_eq(hook_lo, 0xE0000);
+    cr_assert_eq(hook_len, 0x20000);
     free(img);
 }
 
@@ -73,6 +80,12 @@ Test(loader_rom, accepts_64k_and_16m_and_reloads)
     uint64_t base;
     mach_rom(m, NULL, &base);
     cr_assert_eq(base, 0xFFFF0000ull);
+    /* A 64 KiB ROM leaves 0xE0000-0xEFFFF to RAM. */
+    uint8_t *host;
+    uint64_t run;
+    cr_assert_eq(mach_phys_lookup(m, 0xE0000, &host, &run), MACH_PHYS_RAM);
+    cr_assert_eq(run, 0x10000);
+    cr_assert_eq(mach_phys_lookup(m, 0xF0000, &host, &run), MACH_PHYS_ROM);
     cr_assert_eq(mach_load_rom(m, lt_sparse_file("big.bin", 16 << 20), &err), 0, "%s", err.msg);
     mach_rom(m, NULL, &base);
     cr_assert_eq(base, 0xFF000000ull);
