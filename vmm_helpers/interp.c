@@ -327,6 +327,10 @@ static void on_fault(struct interp *ix)
         mach_trace(ix->m, "%04x:%08x  exception %u (error %d)", cpu->seg[HLP_CS].sel, cpu->eip,
                    cpu->pending_vector, cpu->pending_error);
     ix->abort = false;
+    /* A fault counts as an instruction for device polling: a guest whose
+     * exception handler faults again completes no instruction at all, and
+     * must still see its timer and --timeout. */
+    ix->poll_budget--;
     cpu->dbg_hits = 0; /* a faulting instruction reports no data breakpoint */
     hlp_deliver_pending(cpu);
     after_system(ix);

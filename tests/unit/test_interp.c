@@ -612,3 +612,26 @@ Test(interp, single_step_rep_iterations)
     cr_expect_eq(c->gpr[HLP_EDI] & 0xFFFF, 0x603u);
     cr_expect_eq(c->gpr[HLP_ESI] & 0xFFFF, 4u);
 }
+
+/* A #UD handler that is itself an invalid opcode completes no instruction
+ * ever; --timeout must still stop the machine (found by tests/fuzz). */
+Test(interp, fault_loop_still_times_out)
+{
+    static const uint8_t code[] = {
+        0xC7, 0x06, 0x18, 0x00, W(LOAD16 + 17), /* mov word [0x18], handler (IVT[6]) */
+        0xC7, 0x06, 0x1A, 0x00, W(0),           /* mov word [0x1a], 0 */
+        0xB8, W(0x0800), 0x8E, 0xD0,            /* mov ax, 0x800; mov ss, ax */
+        0xFF, 0xFF,                             /* handler: invalid opcode */
+    };
+    struct mach_err err = {{0}};
+    struct mach_config cfg = {.ram_bytes = 4u << 20, .timeout_ns = 200000000u};
+    m = mach_create(&cfg, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    cr_assert_eq(mach_load_raw(m, lt_file("loop.bin", code, sizeof code), LOAD16, LOAD16,
+                               MACH_BOOT_REAL, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(interp_engine.run(m, &err), 0, "%s", err.msg);
+    cr_assert_eq(mach_exit_kind(m), MACH_EXIT_TIMEOUT, "stopped by: %s", mach_exit_message(m));
+    mach_destroy(m);
+    m = NULL;
+}
