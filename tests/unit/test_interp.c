@@ -615,7 +615,7 @@ Test(interp, single_step_rep_iterations)
 
 /* A #UD handler that is itself an invalid opcode completes no instruction
  * ever; --timeout must still stop the machine (found by tests/fuzz). */
-Test(interp, fault_loop_still_times_out)
+Test(interp, fault_loop_still_times_out, .timeout = 10)
 {
     static const uint8_t code[] = {
         0xC7, 0x06, 0x18, 0x00, W(LOAD16 + 17), /* mov word [0x18], handler (IVT[6]) */
