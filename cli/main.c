@@ -27,34 +27,39 @@ static int report_exit(struct machine *m)
     return mach_exit_status(m);
 }
 
-static int run(int argc, char **argv)
+/* Whether the machine's stop is a reset that --reboot turns into a new
+ * boot: a guest reset request or a triple fault (the CPU's shutdown cycle,
+ * which a PC's chipset answers with a reset). */
+static bool wants_reboot(const struct machine *m, const struct cli_options *o)
 {
-    struct cli_options o;
+    enum mach_exit_kind kind = mach_exit_kind(m);
+    return o->reboot && (kind == MACH_EXIT_RESET || kind == MACH_EXIT_TRIPLE_FAULT);
+}
+
+/* One boot: a fresh machine (RAM, devices), the image loaded again, the
+ * engine run until the guest stops. *reboot says whether to go again. */
+static int boot(const struct cli_options *o, uint64_t deadline_ns, bool *reboot)
+{
     struct mach_err err = {{0}};
-    int r = cli_parse_run(argc, argv, &o, &err);
-    if (r > 0)
-        return 0;
-    if (r < 0) {
-        fprintf(stderr, "popek: %s\n", err.msg);
-        return MACH_STATUS_USAGE;
-    }
+    uint64_t now = mach_now_ns();
     struct mach_config cfg = {
-        .ram_bytes = o.ram_mib << 20,
-        .trace = o.trace,
+        .ram_bytes = o->ram_mib << 20,
+        .trace = o->trace,
         .serial_stdin = true,
-        .timeout_ns = (uint64_t)(o.timeout_s * 1e9),
+        .timeout_ns = deadline_ns ? (deadline_ns > now ? deadline_ns - now : 1) : 0,
     };
+    *reboot = false;
     struct machine *m = mach_create(&cfg, &err);
     if (!m) {
         fprintf(stderr, "popek: %s\n", err.msg);
         return MACH_STATUS_ENGINE_ERROR;
     }
-    if (load_image(m, &o, &err) < 0) {
+    if (load_image(m, o, &err) < 0) {
         fprintf(stderr, "popek: %s\n", err.msg);
         mach_destroy(m);
         return MACH_STATUS_BAD_IMAGE;
     }
-    const struct mach_engine *engine = cli_pick_engine(m, o.accel, &err);
+    const struct mach_engine *engine = cli_pick_engine(m, o->accel, &err);
     if (!engine) {
         fprintf(stderr, "popek: %s\n", err.msg);
         mach_destroy(m);
@@ -66,15 +71,43 @@ static int run(int argc, char **argv)
         status = MACH_STATUS_UNSUPPORTED;
     } else {
         status = report_exit(m);
+        *reboot = wants_reboot(m, o);
     }
     fflush(stdout);
-    if (o.stats) {
+    if (o->stats) {
         fprintf(stderr, "popek: engine %s, exit status %d\n", engine->name, status);
         mach_print_stats(m, stderr);
         if (engine->print_stats)
             engine->print_stats(m, stderr);
     }
     mach_destroy(m);
+    return status;
+}
+
+static int run(int argc, char **argv)
+{
+    struct cli_options o;
+    struct mach_err err = {{0}};
+    int r = cli_parse_run(argc, argv, &o, &err);
+    if (r > 0)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "popek: %s\n", err.msg);
+        return MACH_STATUS_USAGE;
+    }
+    /* --timeout bounds the whole run, reboots included. */
+    uint64_t deadline = o.timeout_s > 0 ? mach_now_ns() + (uint64_t)(o.timeout_s * 1e9) : 0;
+    bool again;
+    int status;
+    do {
+        status = boot(&o, deadline, &again);
+        if (again && deadline && mach_now_ns() >= deadline) {
+            fprintf(stderr, "popek: timeout: the guest ran for %.3f s\n", o.timeout_s);
+            return MACH_STATUS_TIMEOUT;
+        }
+        if (again)
+            fprintf(stderr, "popek: rebooting (--reboot)\n");
+    } while (again);
     return status;
 }
 

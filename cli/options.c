@@ -36,6 +36,10 @@ void cli_print_help(FILE *out)
 "                      IMAGE is a raw binary loaded at physical ADDR; the CPU\n"
 "                      starts at ENTRY (default ADDR) in 32-bit flat protected\n"
 "                      mode, or in real mode at 0:ENTRY with ',real'.\n"
+"  --reboot            a guest reset request or a triple fault restarts the\n"
+"                      machine (fresh RAM and devices, image loaded again), as\n"
+"                      a PC does; without it they stop popek (QEMU's\n"
+"                      -no-reboot behaviour) with status 0 or 6\n"
 "  --stats             print the machine's and the engine's counters at exit\n"
 "                      (kvm: exits by reason with count, total and mean time)\n"
 "  --trace LIST        comma-separated events on stderr: %s\n"
@@ -48,6 +52,9 @@ void cli_print_help(FILE *out)
 "0x60/0x64, reset via 0xCF9, ACPI power-off via port 0x604 (write 0x2000),\n"
 "PCI configuration mechanism #1 at 0xCF8/0xCFC with no devices. Unassigned\n"
 "ports read all ones; writes to them are dropped.\n"
+"\n"
+"environment: POPEK_PERF_MAP=1 makes bt write /tmp/perf-PID.map (one line\n"
+"per translated block, named popek-guest-0xEIP) for perf report.\n"
 "\n"
 "popek caps exits 0 when ENGINE can run here with every CAP (paging, pae,\n"
 "pm-iret, real-mode, v86), else prints why and exits 12.\n"
@@ -143,6 +150,9 @@ static int parse_one(int c, const char *arg, struct cli_options *o, struct mach_
     case 's':
         o->stats = true;
         return 0;
+    case 'R':
+        o->reboot = true;
+        return 0;
     case 't':
         return mach_trace_parse(arg, &o->trace, err);
     case 'T':
@@ -160,7 +170,7 @@ int cli_parse_run(int argc, char **argv, struct cli_options *o, struct mach_err 
         {"accel", required_argument, NULL, 'a'},  {"mem", required_argument, NULL, 'm'},
         {"append", required_argument, NULL, 'A'}, {"module", required_argument, NULL, 'M'},
         {"bios", required_argument, NULL, 'b'},   {"raw", required_argument, NULL, 'r'},
-        {"stats", no_argument, NULL, 's'},        {"trace", required_argument, NULL, 't'},
+        {"stats", no_argument, NULL, 's'},        {"reboot", no_argument, NULL, 'R'},        {"trace", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

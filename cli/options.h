@@ -17,6 +17,7 @@ struct cli_options {
     uint32_t raw_addr, raw_entry;
     enum mach_boot_kind raw_kind;
     bool stats;
+    bool reboot;            /* reset and triple fault reboot instead of stopping */
     unsigned trace;
     double timeout_s;       /* 0: none */
     const char *image;
