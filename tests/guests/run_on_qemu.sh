@@ -72,6 +72,14 @@ declare -A tcg_deviations=(
     [seg_checks:null_rpl3.ds_access]="TCG accesses memory through a null DS without #GP"
     [debug:icebp.]="TCG raises #UD for INT1/ICEBP (F1) instead of a #DB trap"
     [double_fault:ud_gate_np.error]="TCG leaves EXT (bit 0) clear in the error code of a fault during exception delivery"
+    [task_switch:b_entry_eflags.]="TCG keeps the old task's arithmetic flags after CALL/JMP to a task"
+    [pae:efer.]="TCG has IA32_EFER without NX or long mode (no #GP)"
+    [pae:xd_pte.read.error]="TCG leaves P clear in a reserved-bit #PF error code"
+    [pae:xd_pte.write.error]="TCG leaves P clear in a reserved-bit #PF error code"
+    [pae:xd_pde_2m.read.error]="TCG leaves P clear in a reserved-bit #PF error code"
+    [pae:rsvd_pde_2m.read.error]="TCG leaves P clear in a reserved-bit #PF error code"
+    [pae:pdpte.stale_after_invlpg]="TCG has no PDPTE registers (reads PDPTEs on each walk)"
+    [pae:pdpte_rsvd.cr3.]="TCG's MOV to CR3 does not check PDPTE reserved bits"
     [align_check:ac.]="TCG does not implement alignment checking: CR0.AM and EFLAGS.AC are ignored, no #AC"
 )
 
