@@ -37,23 +37,27 @@ static unsigned page_hash(uint64_t page, unsigned bits)
 int tc_init(struct tcache *tc, size_t code_bytes, struct mach_err *err)
 {
     memset(tc, 0, sizeof *tc);
-    tc->fd = -1;
     long pg = sysconf(_SC_PAGESIZE);
     code_bytes = (code_bytes + (size_t)pg - 1) & ~((size_t)pg - 1);
-    tc->fd = memfd_create("popek-tcache", MFD_CLOEXEC);
-    if (tc->fd < 0 || ftruncate(tc->fd, (off_t)code_bytes) < 0) {
+    /* Two views of one buffer (W^X): the emitter writes through rw, the
+     * CPU executes rx. Shared anonymous memory aliased by mremap (old size
+     * 0 duplicates a shared mapping, mremap(2)), not a memfd: perf takes
+     * it for anonymous memory (/dev/zero) and names its code from
+     * /tmp/perf-PID.map (translator/bt_perfmap.c); a memfd is a file to
+     * perf, which then ignores the map. */
+    void *rw = mmap(NULL, code_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *rx = rw == MAP_FAILED ? MAP_FAILED : mremap(rw, 0, code_bytes, MREMAP_MAYMOVE);
+    if (rw == MAP_FAILED || rx == MAP_FAILED ||
+        mprotect(rx, code_bytes, PROT_READ | PROT_EXEC) < 0) {
         mach_errf(err, "tcache: cannot create the code buffer: %s", strerror(errno));
-        tc_destroy(tc);
+        if (rx != MAP_FAILED)
+            munmap(rx, code_bytes);
+        if (rw != MAP_FAILED)
+            munmap(rw, code_bytes);
         return -1;
     }
-    /* Two views of one buffer (W^X): the emitter writes through rw, the
-     * CPU executes rx. */
-    void *rw = mmap(NULL, code_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, tc->fd, 0);
-    void *rx = mmap(NULL, code_bytes, PROT_READ | PROT_EXEC, MAP_SHARED, tc->fd, 0);
-    if (rw != MAP_FAILED)
-        tc->rw = rw;
-    if (rx != MAP_FAILED)
-        tc->rx = rx;
+    tc->rw = rw;
+    tc->rx = rx;
     tc->code_size = code_bytes;
     tc->hash_bits = TC_HASH_BITS;
     tc->page_bits = TC_PAGE_BITS;
@@ -79,17 +83,15 @@ void tc_destroy(struct tcache *tc)
         munmap(tc->rw, tc->code_size);
     if (tc->rx)
         munmap(tc->rx, tc->code_size);
-    if (tc->fd >= 0)
-        close(tc->fd);
     free(tc->meta);
     free(tc->hash);
     free(tc->pages);
     free(tc->by_addr);
     memset(tc, 0, sizeof *tc);
-    tc->fd = -1;
 }
 
 void tc_set_jcache(struct tcache *tc, struct tc_jcache *jc) { tc->jc = jc; }
+void tc_set_icache(struct tcache *tc, struct tc_icache *ic) { tc->ic = ic; }
 
 void tc_set_page_hook(struct tcache *tc, tc_page_fn fn, void *opaque)
 {
@@ -281,6 +283,9 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
     }
     if (tc->jc && tc->jc->e[tc_jc_index(b->key.eip)] == b)
         tc->jc->e[tc_jc_index(b->key.eip)] = NULL;
+    /* An indirect-cache entry for b has b's own EIP as key. */
+    if (tc->ic && tc->ic->e[tc_ic_index(b->key.eip)].code == b->code)
+        tc->ic->e[tc_ic_index(b->key.eip)] = (struct tc_icache_entry){0, NULL};
     b->valid = false;
     tc->stats.invalidated++;
 }
@@ -323,6 +328,8 @@ void tc_flush(struct tcache *tc)
     memset(tc->pages, 0, (sizeof *tc->pages) << tc->page_bits);
     if (tc->jc)
         memset(tc->jc, 0, sizeof *tc->jc);
+    if (tc->ic)
+        memset(tc->ic, 0, sizeof *tc->ic);
     tc->n_by_addr = 0;
     tc->meta_used = 0;
     tc->code_used = tc->code_reserved;

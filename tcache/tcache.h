@@ -1,7 +1,7 @@
 /* tcache/ public interface: the translation cache of the `bt` engine.
  *
  * What it holds:
- *   - the code buffer: one memfd mapped twice, read-write for the emitter
+ *   - the code buffer: shared memory mapped twice, read-write for the emitter
  *     and read-execute for running (W^X: no page is ever writable and
  *     executable at the same address);
  *   - blocks: host code for one guest basic block, keyed by the guest
@@ -90,6 +90,26 @@ static inline unsigned tc_jc_index(uint32_t eip)
     return (eip ^ (eip >> TC_JC_BITS)) & ((1u << TC_JC_BITS) - 1);
 }
 
+/* Per-vCPU indirect-branch cache, probed inline by translated code at
+ * RET, indirect JMP and CALL (translator/bt_block.c): guest linear EIP
+ * and the translator's mode bits -> host code of the block. Keyed by the
+ * linear EIP, unlike blocks, so the owner clears it whenever linear
+ * addresses may mean other physical pages (every TLB flush); the cache
+ * itself drops entries of dropped blocks. Key 0 is empty (mode bits are
+ * never 0 for a block). */
+#define TC_IC_BITS 10
+struct tc_icache_entry {
+    uint64_t key;        /* tc_ic_key(eip, mode) */
+    const uint8_t *code; /* tc_block.code */
+};
+struct tc_icache {
+    struct tc_icache_entry e[1u << TC_IC_BITS];
+};
+_Static_assert(sizeof(struct tc_icache_entry) == 16, "translated code indexes entries << 4");
+#define TC_IC_MUL 0x9E3779B1u /* Fibonacci hashing: the emitted probe multiplies too */
+static inline uint64_t tc_ic_key(uint32_t eip, uint32_t mode) { return (uint64_t)mode << 32 | eip; }
+static inline unsigned tc_ic_index(uint32_t eip) { return (eip * TC_IC_MUL) >> (32 - TC_IC_BITS); }
+
 /* Counters, defined once. */
 #define TC_STATS(X)                                                                    \
     X(blocks, "blocks stored")                                                         \
@@ -127,9 +147,9 @@ struct tcache {
     struct tc_block **by_addr;  /* blocks in code-address order, for host pc lookup */
     size_t n_by_addr, max_by_addr;
     struct tc_jcache *jc;       /* the owner's jump cache, or NULL */
+    struct tc_icache *ic;       /* the owner's indirect-branch cache, or NULL */
     tc_page_fn page_dropped;
     void *opaque;
-    int fd;
     struct tc_stats stats;
 };
 
@@ -138,6 +158,7 @@ struct tcache {
 int tc_init(struct tcache *tc, size_t code_bytes, struct mach_err *err);
 void tc_destroy(struct tcache *tc);
 void tc_set_jcache(struct tcache *tc, struct tc_jcache *jc);
+void tc_set_icache(struct tcache *tc, struct tc_icache *ic);
 void tc_set_page_hook(struct tcache *tc, tc_page_fn fn, void *opaque);
 
 /* Permanent code at the start of the buffer (trampolines): copies len

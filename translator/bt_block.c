@@ -7,12 +7,13 @@
 #include <string.h>
 
 /* Host code of the largest block: every instruction at its largest plus
- * the stubs. */
-#define BT_MAX_BLOCK_CODE (TC_MAX_INSNS * BT_MAX_INSN_CODE + 128)
+ * the prologue, the budget check and the stubs. */
+#define BT_MAX_BLOCK_CODE (TC_MAX_INSNS * BT_MAX_INSN_CODE + 256)
 
 /* bt_enter(rt = rdi, code = rsi, rflags = rdx): saves the callee-saved
- * registers, loads the guest registers (contract in bt_internal.h) and
- * jumps to the code; keeps rsp 16-byte aligned for later helper calls. */
+ * registers, loads the guest registers and the block budget (contract in
+ * bt_internal.h) and jumps to the code; keeps rsp 16-byte aligned for
+ * later helper calls. */
 static const uint8_t tramp_enter[] = {
     0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx..r15 */
     0x48, 0x83, 0xEC, 0x08,                                     /* sub rsp, 8 */
@@ -27,13 +28,22 @@ static const uint8_t tramp_enter[] = {
     0x41, 0x8B, 0x6F, 0x14,                                     /* mov ebp, [r15+20] */
     0x41, 0x8B, 0x77, 0x18,                                     /* mov esi, [r15+24] */
     0x41, 0x8B, 0x7F, 0x1C,                                     /* mov edi, [r15+28] */
+    0x4D, 0x8B, 0x77, BT_RT_BUDGET,                             /* mov r14, [r15+budget] */
     0x41, 0xFF, 0xE3,                                           /* jmp r11 */
 };
 
-/* exit_next: mov r10d, 0; exit_common: stores the guest registers,
- * returns {rflags, r10} with DF clear for C (SysV ABI 3.2.1). */
+/* exit_chain: an unchained direct exit, r10 = its tc_block | exit index
+ * (bt_emit_stubs) -> rt.last_exit; exit_next: mov r10d, 0; exit_common:
+ * stores the guest registers and the budget, returns {rflags, r10} with
+ * DF clear for C (SysV ABI 3.2.1). The three follow each other. */
+static const uint8_t tramp_exit_chain[] = {
+    0x4D, 0x89, 0x57, BT_RT_LAST_EXIT,  /* mov [r15+last_exit], r10 */
+    0x41, 0xBA, BT_EXIT_CHAIN, 0, 0, 0, /* mov r10d, BT_EXIT_CHAIN */
+    0xEB, 0x06,                         /* jmp exit_common (over exit_next) */
+};
 static const uint8_t tramp_exit_next[] = {0x41, 0xBA, 0, 0, 0, 0};
 static const uint8_t tramp_exit_common[] = {
+    0x4D, 0x89, 0x77, BT_RT_BUDGET,     /* mov [r15+budget], r14 */
     0x41, 0x89, 0x07,                   /* mov [r15], eax */
     0x41, 0x89, 0x4F, 0x04,             /* mov [r15+4], ecx */
     0x41, 0x89, 0x57, 0x08,             /* mov [r15+8], edx */
@@ -49,21 +59,67 @@ static const uint8_t tramp_exit_common[] = {
     0xC3,
 };
 _Static_assert(BT_RT_GPR == 0 && HLP_ESP == 4 && HLP_EDI == 7, "trampoline register slots");
+_Static_assert(sizeof tramp_exit_next == 6, "exit_chain jumps over exit_next");
 
-size_t bt_emit_trampolines(uint8_t *buf, size_t cap, size_t *exit_next_off,
-                           size_t *exit_common_off)
+/* ind_lookup: r9d = guest target EIP, r10d = the jumping block's mode.
+ * Probes rt.ic (tcache.h, tc_ic_index: (eip * TC_IC_MUL) >> (32 - bits))
+ * and jumps to the block's code on a hit; on a miss leaves with
+ * BT_EXIT_LOOKUP, rt.eip = target and rt.last_exit = the key, so the
+ * dispatcher fills the entry. The guest's arithmetic flags are live at
+ * an indirect branch (assembly returns status in CF): LAHF/SETO save
+ * them in r13 (guest EAX in r12), ADD AL, 7Fh (OF) and SAHF restore them
+ * (SDM Vol. 2A LAHF, Vol. 2B SAHF). DF is not touched. */
+static const uint8_t tramp_ind_lookup[] = {
+    0x45, 0x89, 0x4F, BT_RT_EIP,                  /* mov [r15+eip], r9d */
+    0x49, 0x89, 0xC4,                             /* mov r12, rax */
+    0x9F, 0x0F, 0x90, 0xC0,                       /* lahf; seto al */
+    0x49, 0x89, 0xC5,                             /* mov r13, rax */
+    0x49, 0xC1, 0xE2, 0x20,                       /* shl r10, 32 */
+    0x4D, 0x09, 0xCA,                             /* or r10, r9 (key) */
+    0x45, 0x69, 0xD9, TC_IC_MUL & 0xFF, (TC_IC_MUL >> 8) & 0xFF, (TC_IC_MUL >> 16) & 0xFF,
+    TC_IC_MUL >> 24,                              /* imul r11d, r9d, TC_IC_MUL */
+    0x41, 0xC1, 0xEB, 32 - TC_IC_BITS,            /* shr r11d, 32 - TC_IC_BITS */
+    0x41, 0xC1, 0xE3, 0x04,                       /* shl r11d, 4 */
+    0x4F, 0x3B, 0x54, 0x1F, BT_RT_IC,             /* cmp r10, [r15+r11+ic] */
+    0x75, 0x15,                                   /* jne miss */
+    0x49, 0xFF, 0x47, BT_RT_IC_HITS,              /* inc qword [r15+ic_hits] */
+    0x4F, 0x8B, 0x5C, 0x1F, BT_RT_IC + 8,         /* mov r11, [r15+r11+ic+8] */
+    0x4C, 0x89, 0xE8, 0x04, 0x7F, 0x9E,           /* mov rax, r13; add al, 7Fh; sahf */
+    0x4C, 0x89, 0xE0,                             /* mov rax, r12 */
+    0x41, 0xFF, 0xE3,                             /* jmp r11 */
+    /* miss: */
+    0x4C, 0x89, 0xE8, 0x04, 0x7F, 0x9E,           /* mov rax, r13; add al, 7Fh; sahf */
+    0x4C, 0x89, 0xE0,                             /* mov rax, r12 */
+    0x4D, 0x89, 0x57, BT_RT_LAST_EXIT,            /* mov [r15+last_exit], r10 */
+    0x41, 0xBA, BT_EXIT_LOOKUP, 0, 0, 0,          /* mov r10d, BT_EXIT_LOOKUP */
+    0xE9,                                         /* jmp exit_common (rel32 follows) */
+};
+_Static_assert(BT_RT_IC + 8 < 128 && BT_RT_IC_HITS < 128 && BT_RT_LAST_EXIT < 128,
+               "disp8 offsets in the trampolines");
+
+size_t bt_emit_trampolines(uint8_t *buf, size_t cap, struct bt_tramps *out)
 {
     size_t n = 0;
-    if (cap < sizeof tramp_enter + sizeof tramp_exit_next + sizeof tramp_exit_common)
+    if (cap < sizeof tramp_enter + sizeof tramp_exit_chain + sizeof tramp_exit_next +
+                  sizeof tramp_exit_common + sizeof tramp_ind_lookup + 4)
         return 0;
     memcpy(buf, tramp_enter, sizeof tramp_enter);
     n += sizeof tramp_enter;
-    *exit_next_off = n;
+    out->exit_chain = n;
+    memcpy(buf + n, tramp_exit_chain, sizeof tramp_exit_chain);
+    n += sizeof tramp_exit_chain;
+    out->exit_next = n;
     memcpy(buf + n, tramp_exit_next, sizeof tramp_exit_next);
     n += sizeof tramp_exit_next;
-    *exit_common_off = n;
+    out->exit_common = n;
     memcpy(buf + n, tramp_exit_common, sizeof tramp_exit_common);
-    return n + sizeof tramp_exit_common;
+    n += sizeof tramp_exit_common;
+    out->ind_lookup = n;
+    memcpy(buf + n, tramp_ind_lookup, sizeof tramp_ind_lookup);
+    n += sizeof tramp_ind_lookup;
+    int32_t rel = (int32_t)out->exit_common - (int32_t)(n + 4);
+    memcpy(buf + n, &rel, 4);
+    return n + 4;
 }
 
 static uint32_t handoff_reason(const struct dec_insn *d, bool ok)
@@ -86,8 +142,15 @@ struct tc_block *bt_translate(struct bt *bt, uint32_t mode, uint64_t phys,
     uint8_t *rw = tc_rw(tc, b->code);
     struct bt_asm a = {.p = rw, .start = rw, .end = rw + BT_MAX_BLOCK_CODE,
                        .rx_start = b->code, .exit_next = bt->exit_next,
-                       .exit_common = bt->exit_common};
+                       .exit_common = bt->exit_common, .exit_chain = bt->exit_chain,
+                       .ind_lookup = bt->ind_lookup, .block = b,
+                       .block_eip = bt->rt.eip, .mode = mode};
     uint32_t eip = bt->rt.eip, off = 0;
+    /* Before any code: the dispatcher-only prologue, if needed (bt_obs.h). */
+    b->flags |= bt_obs_block_start(bt, &a, phys, eip);
+    /* Chained blocks and inline lookups reach here without the
+     * dispatcher: the budget keeps polling and interrupts going. */
+    size_t budget_at = bt_emit_budget_check(&a, eip);
     unsigned n = 0;
     struct bt_exits ex = {.n = 0};
     for (;;) {
@@ -120,15 +183,22 @@ struct tc_block *bt_translate(struct bt *bt, uint32_t mode, uint64_t phys,
         off += d.len;
         if (r == BT_EMIT_ENDS)
             break;
+        /* SMC hash-check page: what this wrote may be the next instruction. */
+        if (bt_smc_split_after(b, &d)) {
+            ex = (struct bt_exits){.n = 1, .target = {eip + off}};
+            break;
+        }
     }
     bt_emit_stubs(&a, &ex, b);
+    bt_patch_budget_check(&a, budget_at, n);
     if (off > avail)
         off = avail;
     b->key = (struct tc_key){.phys = phys, .eip = eip, .mode = mode};
     b->n_insns = (uint16_t)n;
     b->guest_len = (uint16_t)off;
     tc_commit(tc, b, (size_t)(a.p - rw), host);
-    mmu_code_page_set(&bt->cpu->mmu, phys);
+    /* Write-protects the page (unless hash-checked), traces, perf map. */
+    bt_obs_block_done(bt, b, host);
     bt->stats.blocks++;
     bt->stats.insns += n;
     return b;

@@ -124,8 +124,7 @@ static void mov_rr(struct bt_asm *a, unsigned dst, unsigned src)
     b1(a, (uint8_t)(0xC0 | (src & 7) << 3 | (dst & 7)));
 }
 
-/* mov [r15 + BT_RT_EIP], r9d / imm32 */
-static void set_eip_r9(struct bt_asm *a) { bytes(a, (const uint8_t[]){0x45, 0x89, 0x4F, BT_RT_EIP}, 4); }
+/* mov [r15 + BT_RT_EIP], imm32 */
 static void set_eip_imm(struct bt_asm *a, uint32_t eip)
 {
     bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_EIP}, 4);
@@ -225,12 +224,44 @@ static enum bt_emit_result emit_incdec(struct bt_asm *a, const struct dec_insn *
 
 /* ---- control transfers: the translator owns them -------------------------- */
 
-/* jmp rel32 to exit_next, after rt.eip was set: the dispatcher looks the
- * target up. */
-static void jmp_exit_next(struct bt_asm *a)
+/* The indirect target is in r9d: mov r10d, mode; jmp ind_lookup (the
+ * inline cache probe, bt_block.c). */
+static void jmp_ind_lookup(struct bt_asm *a, uint32_t mode)
 {
+    bytes(a, (const uint8_t[]){0x41, 0xBA}, 2);
+    d32(a, mode);
     b1(a, 0xE9);
-    rel32_to(a, a->rx_start, a->exit_next);
+    rel32_to(a, a->rx_start, a->ind_lookup);
+}
+
+/* Budget check (bt_internal.h, struct bt_rt): r14 -= n without touching
+ * the flags (LEA); BSWAP brings the sign half of r14 into ECX, so JECXZ
+ * (flags untouched, SDM Vol. 2A Jcc) continues while r14 >= 0 and
+ * r14 < 2^32. Guest ECX waits in r9. */
+enum { BUDGET_SUB_DISP = 3, BUDGET_ADD_DISP = 22 };
+size_t bt_emit_budget_check(struct bt_asm *a, uint32_t eip)
+{
+    size_t at = (size_t)(a->p - a->start);
+    static const uint8_t head[] = {
+        0x4D, 0x8D, 0x76, 0x00, /* lea r14, [r14 - n] */
+        0x49, 0x89, 0xC9,       /* mov r9, rcx */
+        0x4C, 0x89, 0xF1,       /* mov rcx, r14 */
+        0x48, 0x0F, 0xC9,       /* bswap rcx */
+        0x67, 0xE3, 26,         /* jecxz ok */
+        0x4C, 0x89, 0xC9,       /* mov rcx, r9 */
+        0x4D, 0x8D, 0x76, 0x00, /* lea r14, [r14 + n] */
+    };
+    bytes(a, head, sizeof head);
+    bt_emit_handoff(a, eip, BT_EXIT_BUDGET);
+    bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* ok: mov rcx, r9 */
+    return at;
+}
+_Static_assert(TC_MAX_INSNS <= 127, "the budget check's disp8");
+
+void bt_patch_budget_check(struct bt_asm *a, size_t at, unsigned n)
+{
+    a->start[at + BUDGET_SUB_DISP] = (uint8_t)-(int8_t)n;
+    a->start[at + BUDGET_ADD_DISP] = (uint8_t)n;
 }
 
 static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn *d, uint32_t eip,
@@ -268,16 +299,14 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
             d32(a, next);
             add_esp(a, -4);
         }
-        set_eip_r9(a);
-        jmp_exit_next(a);
+        jmp_ind_lookup(a, mode);
         return BT_EMIT_ENDS;
     case DEC_CF_RET:
     case DEC_CF_RET_IMM: {
         uint32_t extra = d->cf == DEC_CF_RET_IMM ? (d->ops[0].imm & 0xFFFF) : 0;
         mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, stack_at(&m, 0), true);
         add_esp(a, (int32_t)(4 + extra));
-        set_eip_r9(a);
-        jmp_exit_next(a);
+        jmp_ind_lookup(a, mode);
         return BT_EMIT_ENDS;
     }
     case DEC_CF_LOOP:
@@ -313,11 +342,28 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
             int32_t rel = (int32_t)(at - (ex->fixup[i] + 4));
             memcpy(a->start + ex->fixup[i], &rel, 4);
         }
-        /* jmp +0 (tc_chain's patch site); mov rt.eip, target; jmp exit_next */
+        if ((ex->target[i] ^ a->block_eip) >> TC_PAGE_SHIFT) {
+            /* Another page may map elsewhere by the time this runs
+             * again: no chaining (tc_chain), the inline lookup, which
+             * every TLB flush clears. */
+            bytes(a, (const uint8_t[]){0x41, 0xB9}, 2); /* mov r9d, target */
+            d32(a, ex->target[i]);
+            jmp_ind_lookup(a, a->mode);
+            b->exits[i] = (struct tc_exit){.patch_off = at, .stub_off = at,
+                                           .target_eip = ex->target[i]};
+            continue;
+        }
+        /* jmp +0 (tc_chain's patch site); mov r10, block | i; jmp exit_chain:
+         * the dispatcher learns which exit to chain (tc_block records
+         * are 16-byte aligned, TC_MAX_EXITS is 2). */
         b1(a, 0xE9);
         d32(a, 0);
-        set_eip_imm(a, ex->target[i]);
-        jmp_exit_next(a);
+        bytes(a, (const uint8_t[]){0x49, 0xBA}, 2);
+        uint64_t tag = (uint64_t)(uintptr_t)a->block | i;
+        memcpy(a->p, &tag, 8);
+        a->p += 8;
+        b1(a, 0xE9);
+        rel32_to(a, a->rx_start, a->exit_chain);
         b->exits[i] = (struct tc_exit){.patch_off = at + 1, .stub_off = at + 5,
                                        .target_eip = ex->target[i]};
     }

@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #define BT_CODE_BYTES (64u << 20)
-/* Devices follow host time: poll every this many guest instructions (as
- * the interpreter does). */
-#define BT_POLL_INSNS 16384
+/* Devices follow host time: poll every this many guest instructions run
+ * in translated code (some 30-60 us at native speed); an instruction of
+ * the interpreter weighs BT_INTERP_WEIGHT, so interpreted code polls
+ * every 16,384 instructions, as the interp engine does. */
+#define BT_POLL_BUDGET 65536
+#define BT_INTERP_WEIGHT 4
 #define BT_HALT_WAIT_NS (20u * 1000 * 1000)
 /* Instructions per interpreter run for code the translator does not run. */
 #define BT_INTERP_SLICE 4096
@@ -70,34 +73,82 @@ static void set_gs_base(struct bt *bt, uint64_t base)
     bt->gs_base = base;
 }
 
-/* Runs block b natively and hands over what it stopped at. */
+/* What a direct or indirect exit asks of the dispatcher once it has
+ * found the next block: chain the exit into it, or fill the inline
+ * indirect cache. */
+static void note_exit(struct bt *bt, unsigned reason)
+{
+    struct hlp_cpu *cpu = bt->cpu;
+    if (reason == BT_EXIT_CHAIN) {
+        bt->stats.exits_chain++;
+        struct tc_block *from = (struct tc_block *)(uintptr_t)(bt->rt.last_exit & ~(uint64_t)1);
+        cpu->eip = from->exits[bt->rt.last_exit & 1].target_eip;
+        bt->chain_from = (struct tc_block *)(uintptr_t)bt->rt.last_exit;
+    } else if (reason == BT_EXIT_LOOKUP) {
+        bt->stats.ic_misses++;
+        bt->ic_fill = bt->rt.last_exit;
+    } else if (reason == BT_EXIT_BUDGET) {
+        bt->stats.exits_budget++;
+        bt->poll_budget = 0;
+    } else {
+        bt->stats.exits_next++;
+    }
+}
+
+/* Runs translated code from block b until it hands over, and hands over
+ * what it stopped at. */
 static void run_block(struct bt *bt, const struct tc_block *b)
 {
     struct hlp_cpu *cpu = bt->cpu;
     const uint32_t guest_flags = HLP_FL_ARITH | HLP_FL_DF;
     memcpy(bt->rt.gpr, cpu->gpr, sizeof bt->rt.gpr);
     bt->rt.eip = cpu->eip;
+    bt->rt.budget = bt->poll_budget;
     set_gs_base(bt, (uint64_t)(uintptr_t)mmu_shadow_window_base(&bt->shadow, cpu->cpl));
     bt->running = b;
     bt->stats.entries++;
-    struct bt_ret r = bt->enter(&bt->rt, b->code, (cpu->eflags & guest_flags) | HLP_FL_FIXED1);
+    /* bt_obs_enter: past the dispatcher-only prologue; --trace exec. */
+    struct bt_ret r = bt->enter(&bt->rt, bt_obs_enter(&bt->obs, b),
+                                (cpu->eflags & guest_flags) | HLP_FL_FIXED1);
     bt->running = NULL;
     memcpy(cpu->gpr, bt->rt.gpr, sizeof cpu->gpr);
     cpu->eip = bt->rt.eip;
     cpu->eflags = (cpu->eflags & ~guest_flags) | ((uint32_t)r.rflags & guest_flags);
-    bt->poll_budget -= b->n_insns + 1;
+    bt->stats.insns_translated_run += (uint64_t)(bt->poll_budget - bt->rt.budget);
+    bt->poll_budget = bt->rt.budget - 1;
     unsigned reason = r.reason & 0xFF;
-    if (reason == BT_EXIT_NEXT) {
-        bt->stats.exits_next++;
+    if (reason != BT_EXIT_INTERP && reason != BT_EXIT_FAULT && reason != BT_EXIT_SMC) {
+        note_exit(bt, reason);
         return;
     }
     if (reason == BT_EXIT_INTERP) {
+        bt_obs_fallback(bt, r.reason); /* dynamic counts by mnemonic */
         if ((r.reason >> 24) == BT_HANDOFF_SYSTEM)
             bt->stats.helper_system++;
         else
             bt->stats.helper_untranslated++;
     }
-    hlp_interp_run(cpu, 1, false);
+    uint64_t n = hlp_interp_run(cpu, 1, false);
+    bt->stats.insns_single += n;
+    bt->poll_budget -= (int64_t)n * BT_INTERP_WEIGHT;
+}
+
+/* After a direct exit or an indirect miss: b is the block the exit
+ * asked for (tc_chain checks target, page and mode; an interrupt
+ * delivered in between gives another block, which it refuses). */
+static void link_exit(struct bt *bt, const struct tc_block *b)
+{
+    if (bt->chain_from) {
+        struct tc_block *from = (struct tc_block *)((uintptr_t)bt->chain_from & ~(uintptr_t)1);
+        tc_chain(&bt->tc, from, (uintptr_t)bt->chain_from & 1, (struct tc_block *)b);
+        bt->chain_from = NULL;
+    }
+    if (bt->ic_fill) {
+        if (b->key.eip == (uint32_t)bt->ic_fill && b->key.mode == bt->ic_fill >> 32)
+            bt->rt.ic.e[tc_ic_index(b->key.eip)] =
+                (struct tc_icache_entry){.key = bt->ic_fill, .code = b->code};
+        bt->ic_fill = 0;
+    }
 }
 
 static void service_interrupts(struct bt *bt)
@@ -122,12 +173,13 @@ static const struct tc_block *find_block(struct bt *bt, uint32_t mode)
         return NULL;
     struct tc_key key = {.phys = f.phys, .eip = cpu->eip, .mode = mode};
     struct tc_block *b = tc_lookup_jc(&bt->tc, &key);
-    if (b)
+    if (b && bt_smc_check(bt, b, f.host)) /* false: stale on a hash-check page */
         return b;
     bt->rt.eip = cpu->eip;
     b = bt_translate(bt, mode, f.phys, f.host, f.avail);
     if (!b) {
         bt->stats.code_flushes++;
+        bt->chain_from = NULL; /* its record is gone */
         tc_flush(&bt->tc);
         b = bt_translate(bt, mode, f.phys, f.host, f.avail);
     }
@@ -142,7 +194,7 @@ static void dispatch(struct bt *bt)
             return;
         if (bt->poll_budget <= 0) {
             bt->stats.polls++;
-            bt->poll_budget = BT_POLL_INSNS;
+            bt->poll_budget = BT_POLL_BUDGET;
             mach_poll(bt->m);
             continue;
         }
@@ -162,9 +214,13 @@ static void dispatch(struct bt *bt)
              * take over again at once; other states last. */
             uint64_t max = mode || cpu->intr_shadow ? 1 : BT_INTERP_SLICE;
             bt->stats.interp_insns = before + hlp_interp_run(cpu, max, !hlp_code32(cpu));
-            bt->poll_budget -= (int64_t)(bt->stats.interp_insns - before) + 1;
+            bt->poll_budget -=
+                (int64_t)(bt->stats.interp_insns - before) * BT_INTERP_WEIGHT + 1;
+            bt->chain_from = NULL;
+            bt->ic_fill = 0;
             continue;
         }
+        link_exit(bt, b);
         run_block(bt, b);
     }
 }
@@ -179,7 +235,8 @@ static void hook_mmu_code(void *opaque, uint64_t paddr, uint64_t len)
     /* The interpreter clears a page's mark when its own blocks are gone;
      * blocks of ours outside the written range still need it. */
     for (uint64_t p = paddr & ~(uint64_t)0xFFF; p < paddr + len; p += MMU_PAGE_SIZE)
-        if (tc_page_has_code(&bt->tc, p) && !mmu_code_page_test(&bt->cpu->mmu, p))
+        if (tc_page_has_code(&bt->tc, p) && !mmu_code_page_test(&bt->cpu->mmu, p) &&
+            !bt_smc_hash_page(bt, p)) /* hash-check pages stay writable */
             mmu_code_page_set(&bt->cpu->mmu, p);
 }
 
@@ -187,6 +244,8 @@ static void hook_mmu_flushed(void *opaque, enum mmu_flush scope, uint32_t lin)
 {
     struct bt *bt = opaque;
     hlp_interp_tlb_flushed(bt->cpu, scope, lin);
+    /* The inline indirect cache is keyed by linear EIP: like a TLB. */
+    memset(&bt->rt.ic, 0, sizeof bt->rt.ic);
 }
 
 static void hook_code(void *opaque, uint64_t paddr, uint64_t len)
@@ -205,6 +264,7 @@ static void free_bt(struct bt *bt)
 {
     if (!bt)
         return;
+    bt_obs_fini(bt);
     if (bt->shadow_ready)
         mmu_shadow_destroy(&bt->shadow);
     tc_destroy(&bt->tc);
@@ -217,15 +277,18 @@ static int setup_code(struct bt *bt, struct mach_err *err)
     if (tc_init(&bt->tc, BT_CODE_BYTES, err) < 0)
         return -1;
     tc_set_jcache(&bt->tc, &bt->jc);
-    uint8_t buf[256];
-    size_t next_off, common_off;
-    size_t n = bt_emit_trampolines(buf, sizeof buf, &next_off, &common_off);
+    tc_set_icache(&bt->tc, &bt->rt.ic);
+    uint8_t buf[512];
+    struct bt_tramps t;
+    size_t n = bt_emit_trampolines(buf, sizeof buf, &t);
     const uint8_t *rx = n ? tc_reserve_code(&bt->tc, buf, n) : NULL;
     if (!rx)
         return mach_errf(err, "bt: no room for the trampolines");
     bt->enter = (bt_enter_fn)(uintptr_t)rx;
-    bt->exit_next = rx + next_off;
-    bt->exit_common = rx + common_off;
+    bt->exit_next = rx + t.exit_next;
+    bt->exit_common = rx + t.exit_common;
+    bt->exit_chain = rx + t.exit_chain;
+    bt->ind_lookup = rx + t.ind_lookup;
     return 0;
 }
 
@@ -238,7 +301,7 @@ static struct bt *create(struct machine *m, struct mach_err *err)
     }
     bt->m = m;
     bt->interp = hlp_interp_create(m, err);
-    if (!bt->interp || setup_code(bt, err) < 0) {
+    if (!bt->interp || setup_code(bt, err) < 0 || bt_obs_init(bt, err) < 0) {
         free_bt(bt);
         return NULL;
     }
@@ -256,7 +319,7 @@ static struct bt *create(struct machine *m, struct mach_err *err)
     struct mach_hooks hooks = {.opaque = bt, .code_written = hook_code, .a20_changed = hook_a20};
     mach_set_hooks(m, &hooks);
     mmu_sync_a20(&bt->cpu->mmu);
-    bt->poll_budget = BT_POLL_INSNS;
+    bt->poll_budget = BT_POLL_BUDGET;
     return bt;
 }
 
@@ -288,6 +351,7 @@ static int bt_run(struct machine *m, struct mach_err *err)
         break;
     }
     bt_signals_remove();
+    bt_obs_fini(bt); /* the perf map is complete */
     set_gs_base(bt, 0);
     mach_set_hooks(m, &(struct mach_hooks){0});
     return 0;
@@ -327,7 +391,13 @@ static void bt_print_stats(struct machine *m, FILE *out)
 #define BT_STAT_PRINT(name, desc) fprintf(out, "  %-44s %" PRIu64 "\n", desc, bt->stats.name);
     BT_STATS(BT_STAT_PRINT)
 #undef BT_STAT_PRINT
+    fprintf(out, "  %-44s %" PRIu64 "\n", "inline indirect lookups: hits", bt->rt.ic_hits);
+    uint64_t run = bt->stats.insns_translated_run;
+    uint64_t all = run + bt->stats.insns_single + bt->stats.interp_insns;
+    fprintf(out, "  %-44s %.3f%%\n", "share of instructions run translated",
+            all ? 100.0 * (double)run / (double)all : 0.0);
     print_handoffs(bt, out);
+    bt_obs_print_stats(bt, out);
     fprintf(out, "tcache:\n");
     tc_print_stats(&bt->tc, out);
     mmu_shadow_print_stats(&bt->shadow, out);

@@ -21,16 +21,31 @@
 #include "decoder/decoder.h"
 #include "softmmu/softmmu.h"
 #include "tcache/tcache.h"
+#include "translator/bt_obs.h"
 #include "translator/translator.h"
 #include "vmm_helpers/vmm_helpers.h"
 
 /* What translated code reads and writes through r15. */
 struct bt_rt {
-    uint32_t gpr[8]; /* enum hlp_gpr order */
-    uint32_t eip;    /* next guest EIP at an exit */
+    uint32_t gpr[8];    /* enum hlp_gpr order */
+    uint32_t eip;       /* next guest EIP at an exit */
+    uint32_t pad;
+    /* Guest instructions translated code may still run before it must
+     * return to the dispatcher (mach_poll, interrupts, exit requests);
+     * in r14 while it runs. Every block subtracts its instruction count
+     * at entry and leaves once the value is negative. */
+    int64_t budget;
+    uint64_t last_exit; /* BT_EXIT_CHAIN: tc_block | exit; BT_EXIT_LOOKUP: ic key */
+    uint64_t ic_hits;   /* inline indirect lookups that found their block */
+    struct tc_icache ic;
 };
-enum { BT_RT_GPR = 0, BT_RT_EIP = 32 };
-_Static_assert(offsetof(struct bt_rt, gpr) == BT_RT_GPR && offsetof(struct bt_rt, eip) == BT_RT_EIP,
+enum { BT_RT_GPR = 0, BT_RT_EIP = 32, BT_RT_BUDGET = 40, BT_RT_LAST_EXIT = 48,
+       BT_RT_IC_HITS = 56, BT_RT_IC = 64 };
+_Static_assert(offsetof(struct bt_rt, gpr) == BT_RT_GPR && offsetof(struct bt_rt, eip) == BT_RT_EIP &&
+                   offsetof(struct bt_rt, budget) == BT_RT_BUDGET &&
+                   offsetof(struct bt_rt, last_exit) == BT_RT_LAST_EXIT &&
+                   offsetof(struct bt_rt, ic_hits) == BT_RT_IC_HITS &&
+                   offsetof(struct bt_rt, ic) == BT_RT_IC,
                "offsets the emitted code uses");
 
 /* Why translated code returned to the dispatcher (host r10d at the exit):
@@ -41,6 +56,9 @@ enum bt_exit_reason {
     BT_EXIT_INTERP = 1, /* the instruction at rt.eip runs on the interpreter */
     BT_EXIT_FAULT = 2,  /* a host fault at rt.eip: the interpreter redoes it */
     BT_EXIT_SMC = 3,    /* the block wrote its own page: redo that write */
+    BT_EXIT_CHAIN = 4,  /* a direct exit not chained yet (rt.last_exit) */
+    BT_EXIT_LOOKUP = 5, /* an inline indirect lookup missed (rt.eip, rt.last_exit) */
+    BT_EXIT_BUDGET = 6, /* the budget ran out at block entry rt.eip */
 };
 /* How the instruction an interpreter exit hands over is counted. */
 enum bt_handoff {
@@ -54,7 +72,12 @@ enum bt_handoff {
     X(blocks, "blocks translated")                                                     \
     X(insns, "guest instructions translated")                                          \
     X(entries, "entries into translated code")                                         \
-    X(exits_next, "exits to the dispatcher")                                           \
+    X(exits_next, "exits to the dispatcher: branches not chained")                     \
+    X(exits_chain, "exits to the dispatcher: direct, to chain")                        \
+    X(exits_budget, "exits to the dispatcher: budget (poll, interrupts)")              \
+    X(ic_misses, "inline indirect lookups: misses")                                    \
+    X(insns_translated_run, "guest instructions run in translated code")               \
+    X(insns_single, "instructions stepped by the interpreter at exits")               \
     X(helper_system, "helper calls: system instructions")                              \
     X(helper_untranslated, "interpreter fallbacks: untranslated instructions")         \
     X(interp_runs, "interpreter runs (real mode, V86, 16-bit, TF)")                    \
@@ -95,13 +118,18 @@ struct bt {
     bt_enter_fn enter;
     const uint8_t *exit_next; /* exit entry points in the code buffer */
     const uint8_t *exit_common; /* reason already in r10d */
+    const uint8_t *exit_chain;  /* r10 = tc_block | exit index */
+    const uint8_t *ind_lookup;  /* r9d = target EIP, r10d = mode */
     uint64_t gs_base;         /* current host GS base */
     bool have_wrgsbase;
     const struct tc_block *running; /* block entered last (for SMC) */
+    struct tc_block *chain_from; /* BT_EXIT_CHAIN: the exit to patch (tagged) */
+    uint64_t ic_fill;         /* BT_EXIT_LOOKUP: the key of the missed probe */
     uint64_t interp_decoded;  /* hlp_interp_blocks_decoded at last look */
     int64_t poll_budget;
     jmp_buf jb;
     struct bt_stats stats;
+    struct bt_obs obs;        /* tracing, perf map, SMC policy (bt_obs.h) */
 };
 
 /* Mode bits of a block key (tc_key.mode). */
@@ -125,6 +153,11 @@ struct bt_asm {
     const uint8_t *rx_start;    /* start's address in the RX view */
     const uint8_t *exit_next;   /* trampoline entry points (RX) */
     const uint8_t *exit_common;
+    const uint8_t *exit_chain;
+    const uint8_t *ind_lookup;
+    const struct tc_block *block; /* the block being built (its exits name it) */
+    uint32_t block_eip;           /* its first guest instruction */
+    uint32_t mode;                /* its key's mode bits */
 };
 enum bt_emit_result {
     BT_EMIT_OK,       /* translated, the block goes on */
@@ -151,9 +184,17 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
 void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason);
 /* Room one instruction's code may need at most. */
 #define BT_MAX_INSN_CODE 96
-/* The entry and exit trampolines (into the reserved code). */
-size_t bt_emit_trampolines(uint8_t *buf, size_t cap, size_t *exit_next_off,
-                           size_t *exit_common_off);
+/* The budget check at a block's entry (rt.budget in r14, flags kept):
+ * returns its offset for bt_patch_budget_check, which fills in the
+ * block's instruction count n once it is known. A negative budget leaves
+ * for the dispatcher at eip with r14 as it was. */
+size_t bt_emit_budget_check(struct bt_asm *a, uint32_t eip);
+void bt_patch_budget_check(struct bt_asm *a, size_t at, unsigned n);
+/* The entry and exit trampolines (into the reserved code): offsets. */
+struct bt_tramps {
+    size_t exit_chain, exit_next, exit_common, ind_lookup;
+};
+size_t bt_emit_trampolines(uint8_t *buf, size_t cap, struct bt_tramps *out);
 
 /* bt_signal.c */
 int bt_signals_install(struct bt *bt, struct mach_err *err);

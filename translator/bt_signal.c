@@ -21,16 +21,6 @@
 static struct bt *sig_bt;
 static struct sigaction old_segv, old_fpe;
 
-/* A write hit a page holding translated code: drop every block of the
- * page (translator and interpreter) and let writes through again. */
-static void smc_invalidate(struct bt *bt, uint64_t page)
-{
-    bt->stats.smc_invalidations++;
-    tc_invalidate(&bt->tc, page, MMU_PAGE_SIZE);
-    hlp_interp_code_written(bt->cpu, page, MMU_PAGE_SIZE);
-    mmu_code_page_clear(&bt->cpu->mmu, page);
-}
-
 /* Leaves translated code for the dispatcher at guest eip with reason. */
 static void leave_at(struct bt *bt, ucontext_t *uc, uint32_t eip, uint32_t reason)
 {
@@ -73,9 +63,11 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
         bt->stats.shadow_retries++;
         return;
     case MMU_SHADOW_SMC:
-        smc_invalidate(bt, out.paddr & ~(uint64_t)(MMU_PAGE_SIZE - 1));
-        /* A block that wrote its own page must not run its stale rest. */
-        if ((b->key.phys >> 12) != (out.paddr >> 12))
+        /* The page's blocks are dropped, or checked at entry from now on
+         * (bt_smc.c); a block that wrote its own page must not run its
+         * stale rest. */
+        if (!bt_smc_write_fault(bt, out.paddr & ~(uint64_t)(MMU_PAGE_SIZE - 1)) ||
+            (b->key.phys >> 12) != (out.paddr >> 12))
             return;
         leave_at(bt, uc, eip, BT_EXIT_SMC);
         return;
