@@ -135,6 +135,14 @@ struct tc_block *tc_alloc(struct tcache *tc, unsigned n_insns, size_t max_code)
     return b;
 }
 
+void *tc_alloc_data(struct tcache *tc, size_t n)
+{
+    /* Keep the room tc_alloc promised for a page record at commit. */
+    if (tc->meta_used + ((n + 15) & ~(size_t)15) + 2 * sizeof(struct tc_page) + 32 > tc->meta_size)
+        return NULL;
+    return meta_alloc(tc, n);
+}
+
 static struct tc_page *find_page(const struct tcache *tc, uint64_t page)
 {
     for (struct tc_page *p = tc->pages[page_hash(page, tc->page_bits)]; p; p = p->next)
@@ -246,8 +254,8 @@ static void unlink_incoming(struct tc_block *from, unsigned exit)
     uintptr_t me = (uintptr_t)from | exit;
     uintptr_t *pp = &to->incoming;
     while (*pp) {
-        struct tc_block *b = (struct tc_block *)(*pp & ~(uintptr_t)1);
-        unsigned e = *pp & 1;
+        struct tc_block *b = (struct tc_block *)(*pp & ~TC_EXIT_TAG);
+        unsigned e = *pp & TC_EXIT_TAG;
         if (*pp == me) {
             *pp = (uintptr_t)b->exits[e].next_in;
             return;
@@ -265,8 +273,8 @@ static void drop_block(struct tcache *tc, struct tc_block *b)
         *pp = b->hnext;
     /* Jumps into b go back to their stubs. */
     for (uintptr_t in = b->incoming; in;) {
-        struct tc_block *src = (struct tc_block *)(in & ~(uintptr_t)1);
-        unsigned e = in & 1;
+        struct tc_block *src = (struct tc_block *)(in & ~TC_EXIT_TAG);
+        unsigned e = in & TC_EXIT_TAG;
         in = (uintptr_t)src->exits[e].next_in;
         patch_rel32(tc, src, e, src->code + src->exits[e].stub_off);
         src->exits[e].to = NULL;

@@ -32,7 +32,9 @@
 #include "machine/machine.h"
 
 #define TC_PAGE_SHIFT 12
-#define TC_MAX_EXITS 2         /* direct exits per block (Jcc: taken, not taken) */
+#define TC_MAX_EXITS 8         /* direct exits per block (side exits of Jcc, the end) */
+#define TC_EXIT_TAG ((uintptr_t)7) /* block pointer | exit index: records are 16-aligned */
+_Static_assert(TC_MAX_EXITS <= TC_EXIT_TAG + 1, "exit index in the low bits of a record");
 #define TC_MAX_INSNS 64        /* guest instructions per block */
 #define TC_JC_BITS 12          /* jump-cache entries: 1 << TC_JC_BITS */
 
@@ -51,7 +53,7 @@ struct tc_exit {
     uint32_t stub_off;      /* where the unchained jump goes */
     uint32_t target_eip;
     struct tc_block *to;    /* chained target, or NULL */
-    struct tc_block *next_in; /* next block in to->incoming (tagged: low bit = exit index) */
+    struct tc_block *next_in; /* next block in to->incoming (tagged: TC_EXIT_TAG) */
 };
 
 /* Side table entry: guest instruction k starts host code at host_off[k]
@@ -106,9 +108,9 @@ struct tc_icache {
     struct tc_icache_entry e[1u << TC_IC_BITS];
 };
 _Static_assert(sizeof(struct tc_icache_entry) == 16, "translated code indexes entries << 4");
-#define TC_IC_MUL 0x9E3779B1u /* Fibonacci hashing: the emitted probe multiplies too */
 static inline uint64_t tc_ic_key(uint32_t eip, uint32_t mode) { return (uint64_t)mode << 32 | eip; }
-static inline unsigned tc_ic_index(uint32_t eip) { return (eip * TC_IC_MUL) >> (32 - TC_IC_BITS); }
+/* The low bits: two instructions in the emitted probe. */
+static inline unsigned tc_ic_index(uint32_t eip) { return eip & ((1u << TC_IC_BITS) - 1); }
 
 /* Counters, defined once. */
 #define TC_STATS(X)                                                                    \
@@ -174,6 +176,9 @@ void *tc_reserve_code(struct tcache *tc, const void *bytes, size_t len);
  * block (hash table, page list, jump cache). */
 struct tc_block *tc_alloc(struct tcache *tc, unsigned n_insns, size_t max_code);
 void tc_commit(struct tcache *tc, struct tc_block *b, size_t code_len, const uint8_t *guest_bytes);
+/* n bytes (16-byte aligned) of the translator's own data for the block
+ * being built, kept until the next flush; NULL when there is no room. */
+void *tc_alloc_data(struct tcache *tc, size_t n);
 static inline uint8_t *tc_rw(const struct tcache *tc, const uint8_t *rx)
 {
     return tc->rw + (rx - tc->rx);

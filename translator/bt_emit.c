@@ -6,6 +6,7 @@
  * is handed to the interpreter. */
 #include "translator/bt_internal.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include <Zydis/Encoder.h>
@@ -224,44 +225,142 @@ static enum bt_emit_result emit_incdec(struct bt_asm *a, const struct dec_insn *
 
 /* ---- control transfers: the translator owns them -------------------------- */
 
-/* The indirect target is in r9d: mov r10d, mode; jmp ind_lookup (the
- * inline cache probe, bt_block.c). */
+/* The indirect target is in r9d (upper half zero): probes the inline
+ * indirect cache (tcache.h, struct tc_icache at rt.ic) and jumps to the
+ * block on a hit, else to ind_miss. Inline at each site, so the host's
+ * indirect-branch predictor sees each guest RET or JMP apart. The
+ * guest's arithmetic flags are live at an indirect branch (assembly
+ * returns status in CF): LAHF/SETO keep them in AX (guest EAX in r12),
+ * ADD AL, 7Fh (OF) and SAHF put them back (SDM Vol. 2A LAHF, Vol. 2B
+ * SAHF); DF is not touched. */
 static void jmp_ind_lookup(struct bt_asm *a, uint32_t mode)
 {
-    bytes(a, (const uint8_t[]){0x41, 0xBA}, 2);
-    d32(a, mode);
-    b1(a, 0xE9);
-    rel32_to(a, a->rx_start, a->ind_lookup);
+    static const uint8_t head[] = {
+        0x49, 0x89, 0xC4,                         /* mov r12, rax */
+        0x9F, 0x0F, 0x90, 0xC0,                   /* lahf; seto al */
+        0x45, 0x89, 0xCB,                         /* mov r11d, r9d */
+        0x41, 0xC1, 0xE3, 0x04,                   /* shl r11d, 4 */
+        0x41, 0x81, 0xE3,                         /* and r11d, imm32: tc_ic_index << 4 */
+        ((1u << TC_IC_BITS) - 1) << 4 & 0xFF, ((1u << TC_IC_BITS) - 1) >> 4 & 0xFF, 0, 0,
+        0x49, 0xBA,                               /* mov r10, mode << 32 */
+    };
+    static const uint8_t tail[] = {
+        0x4D, 0x09, 0xCA,                         /* or r10, r9: the key */
+        0x4F, 0x3B, 0x54, 0x1F, BT_RT_IC,         /* cmp r10, [r15+r11+ic] */
+        0x75, 0x12,                               /* jne miss */
+        0x4D, 0x8D, 0x6D, 0x01,                   /* lea r13, [r13+1]: hits (rt.ic_hits) */
+        0x4F, 0x8B, 0x5C, 0x1F, BT_RT_IC + 8,     /* mov r11, [r15+r11+ic+8] */
+        0x04, 0x7F, 0x9E,                         /* add al, 7Fh; sahf */
+        0x4C, 0x89, 0xE0,                         /* mov rax, r12 */
+        0x41, 0xFF, 0xE3,                         /* jmp r11 */
+        0x04, 0x7F, 0x9E,                         /* miss: add al, 7Fh; sahf */
+        0x4C, 0x89, 0xE0,                         /* mov rax, r12 */
+        0xE9,                                     /* jmp ind_miss */
+    };
+    _Static_assert(TC_IC_BITS == 10, "the AND mask above");
+    _Static_assert(BT_RT_IC + 8 < 128, "disp8 offsets");
+    bytes(a, head, sizeof head);
+    uint64_t hi = (uint64_t)mode << 32;
+    memcpy(a->p, &hi, 8);
+    a->p += 8;
+    bytes(a, tail, sizeof tail);
+    rel32_to(a, a->rx_start, a->ind_miss);
 }
 
-/* Budget check (bt_internal.h, struct bt_rt): r14 -= n without touching
- * the flags (LEA); BSWAP brings the sign half of r14 into ECX, so JECXZ
- * (flags untouched, SDM Vol. 2A Jcc) continues while r14 >= 0 and
- * r14 < 2^32. Guest ECX waits in r9. */
-enum { BUDGET_SUB_DISP = 3, BUDGET_ADD_DISP = 22 };
-size_t bt_emit_budget_check(struct bt_asm *a, uint32_t eip)
+/* Budget checks (struct bt_rt: r14 is the budget; negative: leave).
+ * BT_BUDGET_FAST, where the arithmetic flags are dead (the next
+ * instruction writes OF SF ZF AF PF CF and reads none): SUB r14, n; JS
+ * (one fused uop); on expiry the guest flags are garbage, so that
+ * instruction runs on the interpreter before anything sees them.
+ * BT_BUDGET_FAST_CF, before INC/DEC, which keep CF: LEA r14, [r14-(n-1)];
+ * DEC r14 (CF kept too, SDM Vol. 2A DEC); JS. The
+ * safe forms keep every flag (LEA, BSWAP, JECXZ touch none, SDM Vol.
+ * 2A/2B): BSWAP brings the sign half of r14 into ECX (r14 < 2^32
+ * always); BT_BUDGET_ENTRY jumps over its exit while that is 0, and
+ * BT_BUDGET_LAST adds 1 first, so that JECXZ leaves exactly when r14 < 0
+ * for an exit placed after the block's last instruction. Guest ECX
+ * waits in r9. n, the block's instruction count, is patched in by
+ * bt_emit_budget_exit. */
+enum { ENTRY_EXIT_LEN = 3 + 4 + 19 };
+void bt_emit_budget_check(struct bt_asm *a, struct bt_budget *bc, enum bt_budget_kind kind,
+                          uint32_t eip, unsigned before)
 {
-    size_t at = (size_t)(a->p - a->start);
-    static const uint8_t head[] = {
-        0x4D, 0x8D, 0x76, 0x00, /* lea r14, [r14 - n] */
+    *bc = (struct bt_budget){.placed = true, .kind = kind, .eip = eip, .before = before};
+    if (kind == BT_BUDGET_FAST) {
+        bytes(a, (const uint8_t[]){0x49, 0x83, 0xEE}, 3); /* sub r14, n */
+        bc->n_at = (size_t)(a->p - a->start);
+        bytes(a, (const uint8_t[]){0x00, 0x0F, 0x88}, 3); /* js rel32 */
+        bc->jump_at = (size_t)(a->p - a->start);
+        d32(a, 0);
+        return;
+    }
+    if (kind == BT_BUDGET_FAST_CF) {
+        bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76}, 3); /* lea r14, [r14 - (n - 1)] */
+        bc->n_at = (size_t)(a->p - a->start);
+        bytes(a, (const uint8_t[]){0x00, 0x49, 0xFF, 0xCE, 0x0F, 0x88}, 6); /* dec r14; js rel32 */
+        bc->jump_at = (size_t)(a->p - a->start);
+        d32(a, 0);
+        return;
+    }
+    bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76}, 3);  /* lea r14, [r14 - n] */
+    bc->n_at = (size_t)(a->p - a->start);
+    static const uint8_t rest[] = {
+        0x00,
         0x49, 0x89, 0xC9,       /* mov r9, rcx */
         0x4C, 0x89, 0xF1,       /* mov rcx, r14 */
         0x48, 0x0F, 0xC9,       /* bswap rcx */
-        0x67, 0xE3, 26,         /* jecxz ok */
-        0x4C, 0x89, 0xC9,       /* mov rcx, r9 */
-        0x4D, 0x8D, 0x76, 0x00, /* lea r14, [r14 + n] */
     };
-    bytes(a, head, sizeof head);
-    bt_emit_handoff(a, eip, BT_EXIT_BUDGET);
-    bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* ok: mov rcx, r9 */
-    return at;
+    bytes(a, rest, sizeof rest);
+    if (kind == BT_BUDGET_LAST)
+        bytes(a, (const uint8_t[]){0x8D, 0x49, 0x01}, 3); /* lea ecx, [rcx + 1] */
+    bytes(a, (const uint8_t[]){0x67, 0xE3}, 2); /* jecxz rel8 */
+    bc->jump_at = (size_t)(a->p - a->start);
+    b1(a, kind == BT_BUDGET_ENTRY ? ENTRY_EXIT_LEN : 0);
+    if (kind == BT_BUDGET_ENTRY) {
+        bc->exit_at = (size_t)(a->p - a->start);
+        a->p += ENTRY_EXIT_LEN; /* filled by bt_emit_budget_exit */
+    }
+    bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* mov rcx, r9 */
 }
-_Static_assert(TC_MAX_INSNS <= 127, "the budget check's disp8");
+_Static_assert(TC_MAX_INSNS <= 127, "the budget checks' imm8/disp8");
 
-void bt_patch_budget_check(struct bt_asm *a, size_t at, unsigned n)
+/* Where an expired check leaves: r14 gets back the instructions the
+ * block has not run; BT_EXIT_BUDGET_FLAGS names the fast form. */
+void bt_emit_budget_exit(struct bt_asm *a, const struct bt_budget *bc, unsigned n)
 {
-    a->start[at + BUDGET_SUB_DISP] = (uint8_t)-(int8_t)n;
-    a->start[at + BUDGET_ADD_DISP] = (uint8_t)n;
+    uint8_t *end = a->p;
+    if (bc->kind == BT_BUDGET_ENTRY)
+        a->p = a->start + bc->exit_at;
+    size_t at = (size_t)(a->p - a->start);
+    bool fast = bc->kind == BT_BUDGET_FAST || bc->kind == BT_BUDGET_FAST_CF;
+    if (fast) {
+        a->start[bc->n_at] = bc->kind == BT_BUDGET_FAST ? (uint8_t)n : (uint8_t)-(int8_t)(n - 1);
+        int32_t rel = (int32_t)(at - (bc->jump_at + 4));
+        memcpy(a->start + bc->jump_at, &rel, 4);
+    } else {
+        a->start[bc->n_at] = (uint8_t)-(int8_t)n;
+        if (bc->kind == BT_BUDGET_LAST) {
+            assert(at - (bc->jump_at + 1) <= 127);
+            a->start[bc->jump_at] = (uint8_t)(at - (bc->jump_at + 1));
+        }
+    }
+    if (!fast)
+        bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* mov rcx, r9 */
+    bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76, (uint8_t)(n - bc->before)}, 4); /* lea r14, [r14 + k] */
+    bt_emit_handoff(a, bc->eip, fast ? BT_EXIT_BUDGET_FLAGS : BT_EXIT_BUDGET);
+    if (bc->kind == BT_BUDGET_ENTRY) {
+        assert(a->p == a->start + bc->exit_at + ENTRY_EXIT_LEN);
+        a->p = end;
+    }
+}
+
+/* Appends a direct exit to target; fixup as in struct bt_exits. */
+static void add_exit(struct bt_exits *ex, uint32_t target, uint32_t fixup)
+{
+    assert(ex->n < TC_MAX_EXITS);
+    ex->target[ex->n] = target;
+    ex->fixup[ex->n] = fixup;
+    ex->n++;
 }
 
 static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn *d, uint32_t eip,
@@ -273,21 +372,25 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
         return BT_EMIT_FALLBACK;
     switch (d->cf) {
     case DEC_CF_JMP_REL:
-        *ex = (struct bt_exits){.n = 1, .target = {dec_rel_target(d, &d->ops[0], eip)}};
+        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), 0);
         return BT_EMIT_ENDS;
     case DEC_CF_JCC:
-        /* Exit 0: not taken (falls in); exit 1: taken. */
+        /* A side exit when taken; not taken, the block goes on while
+         * there is room for the exits of the instructions after it
+         * (a Jcc or LOOP at the end takes two). */
         b1(a, 0x0F);
         b1(a, (uint8_t)(0x80 | (d->opcode & 0xF)));
-        *ex = (struct bt_exits){.n = 2, .target = {next, dec_rel_target(d, &d->ops[0], eip)},
-                                .fixup = {0, (uint32_t)(a->p - a->start)}};
+        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), (uint32_t)(a->p - a->start));
         d32(a, 0);
+        if (ex->n + 2 <= TC_MAX_EXITS)
+            return BT_EMIT_OK;
+        add_exit(ex, next, 0);
         return BT_EMIT_ENDS;
     case DEC_CF_CALL_REL:
         mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, stack_at(&m, -4), true);
         d32(a, next);
         add_esp(a, -4);
-        *ex = (struct bt_exits){.n = 1, .target = {dec_rel_target(d, &d->ops[0], eip)}};
+        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), 0);
         return BT_EMIT_ENDS;
     case DEC_CF_JMP_IND:
     case DEC_CF_CALL_IND:
@@ -315,8 +418,8 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
         /* lea ecx, [rcx-1] (LOOP leaves the flags alone); jecxz over the
          * jump to the taken stub into the fall-through one. */
         bytes(a, (const uint8_t[]){0x8D, 0x49, 0xFF, P_ADDR32, 0xE3, 0x05, 0xE9}, 7);
-        *ex = (struct bt_exits){.n = 2, .target = {next, dec_rel_target(d, &d->ops[0], eip)},
-                                .fixup = {0, (uint32_t)(a->p - a->start)}};
+        add_exit(ex, next, 0);
+        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), (uint32_t)(a->p - a->start));
         d32(a, 0);
         return BT_EMIT_ENDS;
     case DEC_CF_JCXZ:
@@ -324,8 +427,8 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
             return BT_EMIT_FALLBACK;
         /* jecxz falls into the taken stub (exit 0); else jump to exit 1. */
         bytes(a, (const uint8_t[]){P_ADDR32, 0xE3, 0x05, 0xE9}, 4);
-        *ex = (struct bt_exits){.n = 2, .target = {dec_rel_target(d, &d->ops[0], eip), next},
-                                .fixup = {0, (uint32_t)(a->p - a->start)}};
+        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), 0);
+        add_exit(ex, next, (uint32_t)(a->p - a->start));
         d32(a, 0);
         return BT_EMIT_ENDS;
     default:
@@ -336,7 +439,11 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
 void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block *b)
 {
     b->n_exits = (uint8_t)ex->n;
-    for (unsigned i = 0; i < ex->n; i++) {
+    /* The exit the code falls into (fixup 0) comes first. */
+    for (unsigned k = 0; k < 2 * ex->n; k++) {
+        unsigned i = k % ex->n;
+        if ((k < ex->n) != (ex->fixup[i] == 0))
+            continue;
         uint32_t at = (uint32_t)(a->p - a->start);
         if (ex->fixup[i]) {
             int32_t rel = (int32_t)(at - (ex->fixup[i] + 4));
@@ -353,20 +460,38 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
                                            .target_eip = ex->target[i]};
             continue;
         }
-        /* jmp +0 (tc_chain's patch site); mov r10, block | i; jmp exit_chain:
+        /* The patch site tc_chain rewrites: the branch's own rel32 when
+         * it has one (a taken Jcc then goes straight to its target),
+         * else a jmp +0 here. Then mov r10, block | i; jmp exit_chain:
          * the dispatcher learns which exit to chain (tc_block records
-         * are 16-byte aligned, TC_MAX_EXITS is 2). */
-        b1(a, 0xE9);
-        d32(a, 0);
+         * are 16-byte aligned: TC_EXIT_TAG). */
+        uint32_t patch = ex->fixup[i];
+        if (!patch) {
+            b1(a, 0xE9);
+            d32(a, 0);
+            patch = at + 1;
+        }
+        uint32_t stub = (uint32_t)(a->p - a->start);
         bytes(a, (const uint8_t[]){0x49, 0xBA}, 2);
         uint64_t tag = (uint64_t)(uintptr_t)a->block | i;
         memcpy(a->p, &tag, 8);
         a->p += 8;
         b1(a, 0xE9);
         rel32_to(a, a->rx_start, a->exit_chain);
-        b->exits[i] = (struct tc_exit){.patch_off = at + 1, .stub_off = at + 5,
+        b->exits[i] = (struct tc_exit){.patch_off = patch, .stub_off = stub,
                                        .target_eip = ex->target[i]};
     }
+}
+
+void bt_emit_helper_call(struct bt_asm *a, uint32_t eip, const struct bt_helper_site *site)
+{
+    set_eip_imm(a, eip);
+    bytes(a, (const uint8_t[]){0x49, 0xBA}, 2); /* mov r10, site */
+    uint64_t p = (uint64_t)(uintptr_t)site;
+    memcpy(a->p, &p, 8);
+    a->p += 8;
+    b1(a, 0xE8); /* call helper */
+    rel32_to(a, a->rx_start, a->helper);
 }
 
 void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason)
@@ -377,6 +502,109 @@ void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason)
     d32(a, reason);
     b1(a, 0xE9);
     rel32_to(a, a->rx_start, a->exit_common);
+}
+
+/* ---- string instructions ------------------------------------------------------ */
+
+static void jcc32_fix(struct bt_asm *a, size_t at)
+{
+    int32_t rel = (int32_t)((size_t)(a->p - a->start) - (at + 4));
+    memcpy(a->start + at, &rel, 4);
+}
+
+static size_t jcc32(struct bt_asm *a, uint8_t cc)
+{
+    bytes(a, (const uint8_t[]){0x0F, (uint8_t)(0x80 | cc)}, 2);
+    size_t at = (size_t)(a->p - a->start);
+    d32(a, 0);
+    return at;
+}
+
+/* REP MOVS / REP STOS with 32-bit addressing and flat segments: the
+ * host's own REP MOVS/STOS on host addresses (window + ESI/EDI), which
+ * honour the guest's DF and update ECX, ESI and EDI element by element
+ * as the guest's would (SDM Vol. 2B REP). In 64-bit mode ES has base 0,
+ * so the window is added by hand. A range that would wrap around 4 GiB
+ * goes to the interpreter (the window cannot wrap). A fault inside
+ * leaves at this instruction with ECX as the CPU left it and ESI/EDI
+ * biased by the window, which rt.str_biased tells the dispatcher to
+ * undo; the interpreter then finishes the instruction. */
+static enum bt_emit_result emit_rep_string(struct bt_asm *a, const struct dec_insn *d,
+                                           uint32_t eip, uint32_t mode)
+{
+    bool movs;
+    switch (d->mnemonic) {
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+        movs = true;
+        break;
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+        movs = false;
+        break;
+    default:
+        return BT_EMIT_FALLBACK;
+    }
+    if (!(d->prefixes & (DEC_P_REP | DEC_P_REPNE)) || d->addrsize != 32)
+        return BT_EMIT_FALLBACK;
+    for (unsigned i = 0; i < d->n_ops; i++)
+        if (d->ops[i].kind == DEC_OP_MEM && !seg_flat(mode, d->ops[i].mem.seg))
+            return BT_EMIT_FALLBACK;
+    unsigned size = d->opsize / 8;
+    size_t slow[4];
+    unsigned n_slow = 0;
+    b1(a, 0x9C); /* pushfq: the checks below use the flags */
+    if (size == 4)
+        bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x8D, 0, 0, 0, 0}, 8); /* lea r9, [rcx*4] */
+    else if (size == 2)
+        bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x09}, 4); /* lea r9, [rcx+rcx] */
+    else
+        bytes(a, (const uint8_t[]){0x49, 0x89, 0xC9}, 3); /* mov r9, rcx */
+    bytes(a, (const uint8_t[]){0xF6, 0x44, 0x24, 0x01, 0x04}, 5); /* test byte [rsp+1], DF>>8 */
+    size_t down = jcc32(a, 0x5); /* jnz down */
+    /* DF = 0: the last byte, reg + bytes - 1, must stay below 4 GiB. */
+    bytes(a, (const uint8_t[]){0x49, 0xBB, 0, 0, 0, 0, 1, 0, 0, 0}, 10); /* mov r11, 1 << 32 */
+    for (unsigned r = movs ? 0 : 1; r < 2; r++) {
+        bytes(a, (const uint8_t[]){0x4E, 0x8D, 0x14, (uint8_t)(r ? 0x0F : 0x0E)}, 4); /* lea r10, [rsi/rdi + r9] */
+        bytes(a, (const uint8_t[]){0x4D, 0x39, 0xDA}, 3);                          /* cmp r10, r11 */
+        slow[n_slow++] = jcc32(a, 0x7);                                             /* ja slow */
+    }
+    bytes(a, (const uint8_t[]){0xEB, 0}, 2); /* jmp go */
+    size_t to_go = (size_t)(a->p - a->start) - 1;
+    jcc32_fix(a, down);
+    /* DF = 1: the lowest byte, reg - bytes + size, must not be below 0. */
+    for (unsigned r = movs ? 0 : 1; r < 2; r++) {
+        bytes(a, (const uint8_t[]){0x4C, 0x8D, (uint8_t)(r ? 0x57 : 0x56), (uint8_t)size}, 4); /* lea r10, [rsi/rdi + size] */
+        bytes(a, (const uint8_t[]){0x4D, 0x39, 0xCA}, 3); /* cmp r10, r9 */
+        slow[n_slow++] = jcc32(a, 0x2);                    /* jb slow */
+    }
+    a->start[to_go] = (uint8_t)((size_t)(a->p - a->start) - (to_go + 1));
+    /* go: */
+    bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED}, 4);
+    d32(a, movs ? BT_STR_EDI | BT_STR_ESI : BT_STR_EDI);
+    bytes(a, (const uint8_t[]){0x4D, 0x8B, 0xA7}, 3); /* mov r12, [r15+gs_base] */
+    d32(a, BT_RT_GS_BASE);
+    if (movs)
+        bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE6}, 3); /* add rsi, r12 */
+    bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE7}, 3);     /* add rdi, r12 */
+    b1(a, 0x9D);                                          /* popfq */
+    if (size == 2)
+        b1(a, P_OPSIZE);
+    b1(a, 0xF3);
+    b1(a, (uint8_t)((movs ? 0xA4 : 0xAA) | (size > 1))); /* rep movs / rep stos */
+    /* Back to guest values without touching the flags: reg + ~base + 1. */
+    bytes(a, (const uint8_t[]){0x4D, 0x89, 0xE1, 0x49, 0xF7, 0xD1}, 6); /* mov r9, r12; not r9 */
+    if (movs)
+        bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x74, 0x0E, 0x01, 0x89, 0xF6}, 7); /* lea rsi, [rsi+r9+1]; mov esi, esi */
+    bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x7C, 0x0F, 0x01, 0x89, 0xFF}, 7);     /* lea rdi, [rdi+r9+1]; mov edi, edi */
+    bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED, 0, 0, 0, 0}, 8);
+    bytes(a, (const uint8_t[]){0xE9, 0, 0, 0, 0}, 5); /* jmp done */
+    size_t done = (size_t)(a->p - a->start) - 4;
+    for (unsigned i = 0; i < n_slow; i++)
+        jcc32_fix(a, slow[i]);
+    b1(a, 0x9D); /* slow: popfq; the interpreter */
+    bt_emit_handoff(a, eip, BT_EXIT_INTERP | (uint32_t)(d->mnemonic & 0xFFFF) << 8 |
+                                (uint32_t)BT_HANDOFF_UNTRANSLATED << 24);
+    jcc32_fix(a, done);
+    return BT_EMIT_OK;
 }
 
 /* ---- innocuous instructions: the Zydis encoder ------------------------------ */
@@ -506,6 +734,8 @@ enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
         return BT_EMIT_FALLBACK;
     if (d->cls == DEC_CLASS_CONTROL)
         return emit_control(a, d, eip, mode, ex);
+    if (d->cls == DEC_CLASS_STRING)
+        return emit_rep_string(a, d, eip, mode);
     if (d->cls != DEC_CLASS_INNOCUOUS || d->cf != DEC_CF_NONE)
         return BT_EMIT_FALLBACK;
     if (d->map == DEC_MAP_1B && d->opcode >= 0x40 && d->opcode <= 0x4F &&

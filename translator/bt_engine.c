@@ -81,8 +81,8 @@ static void note_exit(struct bt *bt, unsigned reason)
     struct hlp_cpu *cpu = bt->cpu;
     if (reason == BT_EXIT_CHAIN) {
         bt->stats.exits_chain++;
-        struct tc_block *from = (struct tc_block *)(uintptr_t)(bt->rt.last_exit & ~(uint64_t)1);
-        cpu->eip = from->exits[bt->rt.last_exit & 1].target_eip;
+        struct tc_block *from = (struct tc_block *)(uintptr_t)(bt->rt.last_exit & ~TC_EXIT_TAG);
+        cpu->eip = from->exits[bt->rt.last_exit & TC_EXIT_TAG].target_eip;
         bt->chain_from = (struct tc_block *)(uintptr_t)bt->rt.last_exit;
     } else if (reason == BT_EXIT_LOOKUP) {
         bt->stats.ic_misses++;
@@ -105,6 +105,7 @@ static void run_block(struct bt *bt, const struct tc_block *b)
     bt->rt.eip = cpu->eip;
     bt->rt.budget = bt->poll_budget;
     set_gs_base(bt, (uint64_t)(uintptr_t)mmu_shadow_window_base(&bt->shadow, cpu->cpl));
+    bt->rt.gs_base = bt->gs_base;
     bt->running = b;
     bt->stats.entries++;
     /* bt_obs_enter: past the dispatcher-only prologue; --trace exec. */
@@ -112,12 +113,25 @@ static void run_block(struct bt *bt, const struct tc_block *b)
                                 (cpu->eflags & guest_flags) | HLP_FL_FIXED1);
     bt->running = NULL;
     memcpy(cpu->gpr, bt->rt.gpr, sizeof cpu->gpr);
+    if (bt->rt.str_biased) { /* a fault inside a translated REP MOVS/STOS */
+        if (bt->rt.str_biased & BT_STR_ESI)
+            cpu->gpr[HLP_ESI] -= (uint32_t)bt->rt.gs_base;
+        if (bt->rt.str_biased & BT_STR_EDI)
+            cpu->gpr[HLP_EDI] -= (uint32_t)bt->rt.gs_base;
+        bt->rt.str_biased = 0;
+    }
     cpu->eip = bt->rt.eip;
     cpu->eflags = (cpu->eflags & ~guest_flags) | ((uint32_t)r.rflags & guest_flags);
-    bt->stats.insns_translated_run += (uint64_t)(bt->poll_budget - bt->rt.budget);
+    bt->stats.insns_translated_run +=
+        (uint64_t)(bt->poll_budget - bt->rt.budget - bt->helper_charge);
+    bt->helper_charge = 0;
     bt->poll_budget = bt->rt.budget - 1;
     unsigned reason = r.reason & 0xFF;
-    if (reason != BT_EXIT_INTERP && reason != BT_EXIT_FAULT && reason != BT_EXIT_SMC) {
+    if (reason == BT_EXIT_BUDGET_FLAGS) {
+        /* The flags are garbage until this instruction writes them. */
+        bt->stats.exits_budget++;
+        bt->poll_budget = 0;
+    } else if (reason != BT_EXIT_INTERP && reason != BT_EXIT_FAULT && reason != BT_EXIT_SMC) {
         note_exit(bt, reason);
         return;
     }
@@ -133,14 +147,76 @@ static void run_block(struct bt *bt, const struct tc_block *b)
     bt->poll_budget -= (int64_t)n * BT_INTERP_WEIGHT;
 }
 
+/* Runs the instruction of a helper call site: system instructions by
+ * hlp_exec_system directly, with the interpreter's contract around it
+ * (interp.c ix_op_system: hlp_after_insn; faults caught and delivered),
+ * anything else (x87, untranslated forms) by one interpreter step.
+ * Returns whether it completed without a fault. */
+static bool helper_exec(struct bt *bt, const struct dec_insn *d)
+{
+    struct hlp_cpu *cpu = bt->cpu;
+    if (d->cls == DEC_CLASS_INNOCUOUS || d->cls == DEC_CLASS_STRING)
+        return hlp_interp_run(cpu, 1, false) == 1 && cpu->eip == bt->rt.eip + d->len;
+    jmp_buf *outer = cpu->fault_jmp;
+    jmp_buf jb;
+    uint32_t eflags = cpu->eflags;
+    cpu->fault_jmp = &jb;
+    int why = setjmp(jb);
+    if (why == HLP_UNWIND_NONE) {
+        if (!hlp_exec_system(cpu, d))
+            hlp_raise(cpu, HLP_VEC_UD, HLP_NO_ERROR_CODE);
+        hlp_after_insn(cpu, eflags);
+    } else if (why == HLP_UNWIND_FAULT) {
+        hlp_deliver_pending(cpu);
+    }
+    cpu->fault_jmp = outer;
+    return why == HLP_UNWIND_NONE;
+}
+
+/* An instruction a helper executes, called from translated code (the
+ * helper trampoline, bt_block.c): rt has the guest state, rt.eip the
+ * instruction, rt.last_exit its struct bt_helper_site. Translated code
+ * goes on when the instruction fell through and nothing the block was
+ * translated for or the dispatcher watches changed: mode bits, the code
+ * of any block (its own page may be written), a deliverable interrupt,
+ * an exit request, HLT; otherwise it leaves at the new EIP (the
+ * instruction is done). */
+static uint64_t helper_call(struct bt_rt *rt)
+{
+    struct bt *bt = (struct bt *)rt; /* rt is its first member */
+    struct hlp_cpu *cpu = bt->cpu;
+    const struct bt_helper_site *site = (const struct bt_helper_site *)(uintptr_t)rt->last_exit;
+    const uint32_t guest_flags = HLP_FL_ARITH | HLP_FL_DF;
+    uint32_t next = rt->eip + site->d.len;
+    memcpy(cpu->gpr, rt->gpr, sizeof cpu->gpr);
+    cpu->eip = rt->eip;
+    cpu->eflags = (cpu->eflags & ~guest_flags) | ((uint32_t)rt->rflags & guest_flags);
+    uint64_t invalidated = bt->tc.stats.invalidated, flushes = bt->tc.stats.flushes;
+    bool done = helper_exec(bt, &site->d);
+    bt->stats.helper_calls++;
+    bt->stats.insns_single++;
+    bt->helper_charge += BT_INTERP_WEIGHT;
+    rt->budget -= BT_INTERP_WEIGHT;
+    memcpy(rt->gpr, cpu->gpr, sizeof rt->gpr);
+    rt->rflags = (rt->rflags & ~(uint64_t)guest_flags) | (cpu->eflags & guest_flags);
+    rt->eip = cpu->eip;
+    bool go = done && cpu->eip == next && !cpu->halted && current_mode(bt) == site->mode &&
+              bt->tc.stats.invalidated == invalidated && bt->tc.stats.flushes == flushes &&
+              !mach_exit_requested(bt->m) &&
+              !(mach_intr_pending(bt->m) && hlp_intr_window(cpu));
+    if (!go)
+        bt->stats.helper_leaves++;
+    return go;
+}
+
 /* After a direct exit or an indirect miss: b is the block the exit
  * asked for (tc_chain checks target, page and mode; an interrupt
  * delivered in between gives another block, which it refuses). */
 static void link_exit(struct bt *bt, const struct tc_block *b)
 {
     if (bt->chain_from) {
-        struct tc_block *from = (struct tc_block *)((uintptr_t)bt->chain_from & ~(uintptr_t)1);
-        tc_chain(&bt->tc, from, (uintptr_t)bt->chain_from & 1, (struct tc_block *)b);
+        struct tc_block *from = (struct tc_block *)((uintptr_t)bt->chain_from & ~TC_EXIT_TAG);
+        tc_chain(&bt->tc, from, (uintptr_t)bt->chain_from & TC_EXIT_TAG, (struct tc_block *)b);
         bt->chain_from = NULL;
     }
     if (bt->ic_fill) {
@@ -278,9 +354,9 @@ static int setup_code(struct bt *bt, struct mach_err *err)
         return -1;
     tc_set_jcache(&bt->tc, &bt->jc);
     tc_set_icache(&bt->tc, &bt->rt.ic);
-    uint8_t buf[512];
+    uint8_t buf[1024];
     struct bt_tramps t;
-    size_t n = bt_emit_trampolines(buf, sizeof buf, &t);
+    size_t n = bt_emit_trampolines(buf, sizeof buf, helper_call, &t);
     const uint8_t *rx = n ? tc_reserve_code(&bt->tc, buf, n) : NULL;
     if (!rx)
         return mach_errf(err, "bt: no room for the trampolines");
@@ -288,7 +364,8 @@ static int setup_code(struct bt *bt, struct mach_err *err)
     bt->exit_next = rx + t.exit_next;
     bt->exit_common = rx + t.exit_common;
     bt->exit_chain = rx + t.exit_chain;
-    bt->ind_lookup = rx + t.ind_lookup;
+    bt->ind_miss = rx + t.ind_miss;
+    bt->helper = rx + t.helper;
     return 0;
 }
 

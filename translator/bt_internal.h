@@ -3,7 +3,8 @@
  *
  * Register contract while translated code runs (docs/bt-status.md):
  *   guest EAX ECX EDX EBX EBP ESI EDI -> host eax ecx edx ebx ebp esi edi
- *   guest ESP -> r8d; r15 -> struct bt_rt; r9, r10, r11 scratch
+ *   guest ESP -> r8d; r15 -> struct bt_rt; r9, r10, r11, r12 scratch;
+ *   r14 the budget, r13 the inline-lookup hits (struct bt_rt)
  *   guest CF PF AF ZF SF OF DF -> host RFLAGS
  *   GS base -> the shadow window of the current CPL
  * Every host instruction that can fault belongs to exactly one guest
@@ -29,23 +30,33 @@
 struct bt_rt {
     uint32_t gpr[8];    /* enum hlp_gpr order */
     uint32_t eip;       /* next guest EIP at an exit */
-    uint32_t pad;
+    /* While a translated REP MOVS/STOS runs on host addresses: which of
+     * ESI/EDI (BT_STR_*) hold window + guest value, for a fault there. */
+    uint32_t str_biased;
     /* Guest instructions translated code may still run before it must
      * return to the dispatcher (mach_poll, interrupts, exit requests);
      * in r14 while it runs. Every block subtracts its instruction count
      * at entry and leaves once the value is negative. */
     int64_t budget;
     uint64_t last_exit; /* BT_EXIT_CHAIN: tc_block | exit; BT_EXIT_LOOKUP: ic key */
-    uint64_t ic_hits;   /* inline indirect lookups that found their block */
+    uint64_t ic_hits;   /* inline indirect lookups that found their block (r13) */
     struct tc_icache ic;
+    uint64_t gs_base;   /* the shadow window in use (GS base) */
+    uint64_t rflags;    /* host RFLAGS image around a helper call */
 };
-enum { BT_RT_GPR = 0, BT_RT_EIP = 32, BT_RT_BUDGET = 40, BT_RT_LAST_EXIT = 48,
-       BT_RT_IC_HITS = 56, BT_RT_IC = 64 };
+enum { BT_STR_EDI = 1, BT_STR_ESI = 2 };
+enum { BT_RT_GPR = 0, BT_RT_EIP = 32, BT_RT_STR_BIASED = 36, BT_RT_BUDGET = 40,
+       BT_RT_LAST_EXIT = 48, BT_RT_IC_HITS = 56, BT_RT_IC = 64,
+       BT_RT_GS_BASE = BT_RT_IC + (int)sizeof(struct tc_icache),
+       BT_RT_RFLAGS = BT_RT_GS_BASE + 8 };
 _Static_assert(offsetof(struct bt_rt, gpr) == BT_RT_GPR && offsetof(struct bt_rt, eip) == BT_RT_EIP &&
                    offsetof(struct bt_rt, budget) == BT_RT_BUDGET &&
                    offsetof(struct bt_rt, last_exit) == BT_RT_LAST_EXIT &&
                    offsetof(struct bt_rt, ic_hits) == BT_RT_IC_HITS &&
-                   offsetof(struct bt_rt, ic) == BT_RT_IC,
+                   offsetof(struct bt_rt, ic) == BT_RT_IC &&
+                   offsetof(struct bt_rt, str_biased) == BT_RT_STR_BIASED &&
+                   offsetof(struct bt_rt, gs_base) == BT_RT_GS_BASE &&
+                   offsetof(struct bt_rt, rflags) == BT_RT_RFLAGS,
                "offsets the emitted code uses");
 
 /* Why translated code returned to the dispatcher (host r10d at the exit):
@@ -58,7 +69,9 @@ enum bt_exit_reason {
     BT_EXIT_SMC = 3,    /* the block wrote its own page: redo that write */
     BT_EXIT_CHAIN = 4,  /* a direct exit not chained yet (rt.last_exit) */
     BT_EXIT_LOOKUP = 5, /* an inline indirect lookup missed (rt.eip, rt.last_exit) */
-    BT_EXIT_BUDGET = 6, /* the budget ran out at block entry rt.eip */
+    BT_EXIT_BUDGET = 6, /* the budget ran out before rt.eip */
+    BT_EXIT_BUDGET_FLAGS = 7, /* same, flags garbage: the interpreter runs
+                                 rt.eip first, which writes them all */
 };
 /* How the instruction an interpreter exit hands over is counted. */
 enum bt_handoff {
@@ -79,6 +92,8 @@ enum bt_handoff {
     X(insns_translated_run, "guest instructions run in translated code")               \
     X(insns_single, "instructions stepped by the interpreter at exits")               \
     X(helper_system, "helper calls: system instructions")                              \
+    X(helper_calls, "helper calls from translated code")                               \
+    X(helper_leaves, "helper calls that left translated code")                         \
     X(helper_untranslated, "interpreter fallbacks: untranslated instructions")         \
     X(interp_runs, "interpreter runs (real mode, V86, 16-bit, TF)")                    \
     X(interp_insns, "instructions in interpreter runs")                                \
@@ -119,7 +134,9 @@ struct bt {
     const uint8_t *exit_next; /* exit entry points in the code buffer */
     const uint8_t *exit_common; /* reason already in r10d */
     const uint8_t *exit_chain;  /* r10 = tc_block | exit index */
-    const uint8_t *ind_lookup;  /* r9d = target EIP, r10d = mode */
+    const uint8_t *ind_miss;    /* r9d = target EIP, r10 = the probe's key */
+    const uint8_t *helper;      /* call: rt.eip = insn, r10 = struct bt_helper_site */
+    int64_t helper_charge;      /* budget a helper call took (not translated code) */
     uint64_t gs_base;         /* current host GS base */
     bool have_wrgsbase;
     const struct tc_block *running; /* block entered last (for SMC) */
@@ -154,7 +171,8 @@ struct bt_asm {
     const uint8_t *exit_next;   /* trampoline entry points (RX) */
     const uint8_t *exit_common;
     const uint8_t *exit_chain;
-    const uint8_t *ind_lookup;
+    const uint8_t *ind_miss;
+    const uint8_t *helper;
     const struct tc_block *block; /* the block being built (its exits name it) */
     uint32_t block_eip;           /* its first guest instruction */
     uint32_t mode;                /* its key's mode bits */
@@ -164,9 +182,11 @@ enum bt_emit_result {
     BT_EMIT_ENDS,     /* translated, and it ended the block with its exits */
     BT_EMIT_FALLBACK, /* not translated: hand it to the interpreter */
 };
-/* Direct exits a control transfer asks for, filled by bt_emit_insn: exit
- * i continues at target[i]; fixup[i] is the block offset of a rel32 that
- * must reach exit i's stub, 0 when the code falls into it (exit 0 only). */
+/* Direct exits of a block, appended by bt_emit_insn (side exits of Jcc
+ * in the middle, then those of the last instruction) and by the block
+ * builder: exit i continues at target[i]; fixup[i] is the block offset
+ * of a rel32 that must reach exit i's stub, 0 when the code falls into
+ * it (one exit at most). */
 struct bt_exits {
     unsigned n;
     uint32_t target[TC_MAX_EXITS];
@@ -184,17 +204,45 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
 void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason);
 /* Room one instruction's code may need at most. */
 #define BT_MAX_INSN_CODE 96
-/* The budget check at a block's entry (rt.budget in r14, flags kept):
- * returns its offset for bt_patch_budget_check, which fills in the
- * block's instruction count n once it is known. A negative budget leaves
- * for the dispatcher at eip with r14 as it was. */
-size_t bt_emit_budget_check(struct bt_asm *a, uint32_t eip);
-void bt_patch_budget_check(struct bt_asm *a, size_t at, unsigned n);
+/* The budget check (bt_emit.c): one per block, so every cycle of
+ * chained blocks and inline lookups passes one. Placed before the first
+ * instruction that makes the flags dead (FAST; FAST_CF before INC/DEC,
+ * which keep CF) when the block has one,
+ * else at entry (ENTRY), or, when the block ends before that
+ * instruction, before its last one (LAST). before: the block's
+ * instructions ahead of the check. bt_emit_budget_exit places where an
+ * expired check leaves, once the block's instruction count n is known. */
+enum bt_budget_kind { BT_BUDGET_FAST, BT_BUDGET_FAST_CF, BT_BUDGET_ENTRY, BT_BUDGET_LAST };
+struct bt_budget {
+    bool placed;
+    enum bt_budget_kind kind;
+    size_t n_at, jump_at, exit_at; /* count, jump displacement, ENTRY's exit */
+    unsigned before;
+    uint32_t eip;
+};
+void bt_emit_budget_check(struct bt_asm *a, struct bt_budget *bc, enum bt_budget_kind kind,
+                          uint32_t eip, unsigned before);
+void bt_emit_budget_exit(struct bt_asm *a, const struct bt_budget *bc, unsigned n);
 /* The entry and exit trampolines (into the reserved code): offsets. */
 struct bt_tramps {
-    size_t exit_chain, exit_next, exit_common, ind_lookup;
+    size_t exit_chain, exit_next, exit_common, ind_miss, helper;
 };
-size_t bt_emit_trampolines(uint8_t *buf, size_t cap, struct bt_tramps *out);
+/* helper_fn: called by the helper trampoline with the struct bt_rt (the
+ * first member of struct bt), rt.last_exit = the call site's r10; returns non-zero to go on in translated
+ * code, 0 to leave for the dispatcher at rt.eip. */
+typedef uint64_t (*bt_helper_fn)(struct bt_rt *rt);
+size_t bt_emit_trampolines(uint8_t *buf, size_t cap, bt_helper_fn helper_fn,
+                           struct bt_tramps *out);
+/* What a helper call site passes (rt.last_exit points at it): the
+ * instruction, decoded at translation, and the block's mode bits. Lives
+ * in the tcache's block data (tc_alloc_data). */
+struct bt_helper_site {
+    struct dec_insn d;
+    uint32_t mode;
+};
+/* A call of the helper trampoline for the instruction at eip
+ * (bt_engine.c, helper_call). */
+void bt_emit_helper_call(struct bt_asm *a, uint32_t eip, const struct bt_helper_site *site);
 
 /* bt_signal.c */
 int bt_signals_install(struct bt *bt, struct mach_err *err);

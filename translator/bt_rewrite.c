@@ -21,9 +21,9 @@ int bt_rewrite_one(const uint8_t *bytes, size_t len, uint32_t eip, uint8_t *out,
     /* Exits go to addresses of no interest here: the buffer itself. */
     struct bt_asm a = {.p = buf, .start = buf, .end = buf + sizeof buf, .rx_start = buf,
                        .exit_next = buf, .exit_common = buf, .exit_chain = buf,
-                       .ind_lookup = buf};
+                       .ind_miss = buf, .helper = buf};
     uint32_t flat = 0x3Fu << BT_MODE_FLAT_SHIFT;
-    struct bt_exits ex;
+    struct bt_exits ex = {.n = 0};
     if (bt_emit_insn(&a, &d, &zi, zops, eip, BT_MODE_VALID | flat, &ex) == BT_EMIT_FALLBACK)
         return 0;
     size_t n = (size_t)(a.p - buf);

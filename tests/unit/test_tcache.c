@@ -166,3 +166,55 @@ Test(tcache, full_buffer_fails_then_flush_keeps_reserved_code)
     cr_assert_eq(((uint8_t *)tramp)[0], 0xC3);
     cr_assert_null(tc_reserve_code(&tc, &ret, 1), "only before blocks");
 }
+
+/* Exit indexes above 1 share the tagged incoming list (TC_EXIT_TAG):
+ * several blocks chained into one, by different exits, all unpatch. */
+Test(tcache, chains_from_high_exit_indexes_unpatch)
+{
+    struct tc_block *to = make_block(0x3100, 0x3100, 9, 0);
+    struct tc_block *a = make_block(0x3000, 0x3000, 7, 0x3100);
+    struct tc_block *b = make_block(0x3200, 0x3200, 8, 0x3100);
+    /* Move b's only exit to index 5 (same code, same patch site). */
+    b->exits[5] = b->exits[0];
+    b->exits[0] = (struct tc_exit){.target_eip = 0xFFFFFFFF};
+    b->n_exits = 6;
+    cr_assert(tc_chain(&tc, a, 0, to));
+    cr_assert(tc_chain(&tc, b, 5, to));
+    cr_assert_eq(run(a), 9u);
+    cr_assert_eq(run(b), 9u);
+    cr_assert_eq(tc_invalidate(&tc, 0x3100, 1), 1u);
+    cr_assert_eq(run(a), 7u);
+    cr_assert_eq(run(b), 8u);
+    cr_assert_null(b->exits[5].to);
+    cr_assert_eq(tc.stats.unchains, 2);
+}
+
+/* The indirect cache: entries of dropped blocks go, a flush empties it,
+ * other entries stay. */
+Test(tcache, icache_follows_invalidation_and_flush)
+{
+    static struct tc_icache ic;
+    memset(&ic, 0, sizeof ic);
+    tc_set_icache(&tc, &ic);
+    struct tc_block *x = make_block(0x3000, 0x3000, 1, 0);
+    struct tc_block *y = make_block(0x5000, 0x5004, 2, 0);
+    ic.e[tc_ic_index(x->key.eip)] = (struct tc_icache_entry){tc_ic_key(x->key.eip, 1), x->code};
+    ic.e[tc_ic_index(y->key.eip)] = (struct tc_icache_entry){tc_ic_key(y->key.eip, 1), y->code};
+    cr_assert_neq(tc_ic_index(x->key.eip), tc_ic_index(y->key.eip));
+    cr_assert_eq(tc_invalidate(&tc, 0x3000, 1), 1u);
+    cr_assert_eq(ic.e[tc_ic_index(x->key.eip)].key, 0u);
+    cr_assert_null(ic.e[tc_ic_index(x->key.eip)].code);
+    cr_assert_eq(ic.e[tc_ic_index(y->key.eip)].code, y->code);
+    tc_flush(&tc);
+    cr_assert_eq(ic.e[tc_ic_index(y->key.eip)].key, 0u);
+}
+
+/* Block data lives until the flush and never takes the room a block
+ * needs. */
+Test(tcache, block_data_is_aligned_and_bounded)
+{
+    void *p = tc_alloc_data(&tc, 40);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p & 15, 0u);
+    cr_assert_null(tc_alloc_data(&tc, tc.meta_size));
+}
