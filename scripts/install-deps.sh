@@ -3,7 +3,8 @@
 set -euo pipefail
 
 packages=(cmake make gcc pkg-config binutils gcc-multilib nasm
-          libzydis-dev libcapstone-dev libxxhash-dev libcriterion-dev)
+          libzydis-dev libcapstone-dev libxxhash-dev libcriterion-dev
+          qemu-system-x86)  # the guest tests are cross-checked on QEMU TCG
 [ "$#" -gt 0 ] && packages+=("$@")
 
 missing=()
