@@ -274,12 +274,34 @@ static void hook_a20(void *opaque, bool enabled)
     mmu_set_a20(&((struct interp *)opaque)->cpu.mmu, enabled);
 }
 
+int ix_init(struct interp *ix, struct machine *m, struct mach_err *err)
+{
+    ix->m = m;
+    if (hlp_cpu_init(&ix->cpu, m, HLP_CPU_POPEK_OPTIONS, err) < 0)
+        return -1;
+    if (ix_cache_init(&ix->cache, err) < 0) {
+        hlp_cpu_destroy(&ix->cpu);
+        return -1;
+    }
+    struct mmu_hooks mh = {
+        .opaque = ix, .code_written = ix_code_written, .flushed = ix_tlb_flushed};
+    mmu_set_hooks(&ix->cpu.mmu, &mh);
+    ix->jc_gen = 1; /* zeroed jump-cache entries are never current */
+    ix_refresh(ix);
+    return 0;
+}
+
+void ix_fini(struct interp *ix)
+{
+    ix_cache_destroy(&ix->cache);
+    hlp_cpu_destroy(&ix->cpu);
+}
+
 static void free_interp(struct interp *ix)
 {
     if (!ix)
         return;
-    ix_cache_destroy(&ix->cache);
-    hlp_cpu_destroy(&ix->cpu);
+    ix_fini(ix);
     free(ix);
 }
 
@@ -290,26 +312,16 @@ static struct interp *create(struct machine *m, struct mach_err *err)
         mach_errf(err, "interp: out of memory");
         return NULL;
     }
-    ix->m = m;
-    if (hlp_cpu_init(&ix->cpu, m, HLP_CPU_POPEK_OPTIONS, err) < 0) {
-        free(ix);
-        return NULL;
-    }
-    if (ix_cache_init(&ix->cache, err) < 0) {
-        hlp_cpu_destroy(&ix->cpu);
+    if (ix_init(ix, m, err) < 0) {
         free(ix);
         return NULL;
     }
     ix->trace = mach_tracing(m, MACH_TRACE_INSN);
     ix->cpu.fault_jmp = &ix->jb;
-    struct mmu_hooks mh = {
-        .opaque = ix, .code_written = ix_code_written, .flushed = ix_tlb_flushed};
-    mmu_set_hooks(&ix->cpu.mmu, &mh);
     struct mach_hooks hooks = {
         .opaque = ix, .irq_changed = hook_irq, .code_written = hook_code, .a20_changed = hook_a20};
     mach_set_hooks(m, &hooks);
     mmu_sync_a20(&ix->cpu.mmu);
-    ix->jc_gen = 1; /* zeroed jump-cache entries are never current */
     ix_refresh(ix);
     ix->attention = IX_ATT_INTR | IX_ATT_CHECK;
     ix->poll_budget = IX_POLL_INSNS;

@@ -393,6 +393,12 @@ IX_INLINE void ix_next(struct interp *ix, const struct iop *i) { ix->cpu.eip += 
  * ix_stepping() is false, else ix_step, which follows the debug contract
  * of hlp_cpu.h. Both may raise through cpu->fault_jmp. */
 void ix_refresh(struct interp *ix);
+/* What the interp engine and the interpreter library (interp_step.c)
+ * share: the CPU for machine m, the decode cache and the softmmu hooks
+ * that keep it coherent. ix must be zeroed; -1 with err on failure, with
+ * nothing left to free. ix_fini undoes it. */
+int ix_init(struct interp *ix, struct machine *m, struct mach_err *err);
+void ix_fini(struct interp *ix);
 bool ix_stepping(const struct interp *ix);
 void ix_step(struct interp *ix);
 unsigned ix_run_block(struct interp *ix, const struct iblock *b);

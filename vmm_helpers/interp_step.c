@@ -19,22 +19,10 @@ struct hlp_interp *hlp_interp_create(struct machine *m, struct mach_err *err)
         mach_errf(err, "interp: out of memory");
         return NULL;
     }
-    struct interp *ix = &h->ix;
-    ix->m = m;
-    if (hlp_cpu_init(&ix->cpu, m, HLP_CPU_POPEK_OPTIONS, err) < 0) {
+    if (ix_init(&h->ix, m, err) < 0) {
         free(h);
         return NULL;
     }
-    if (ix_cache_init(&ix->cache, err) < 0) {
-        hlp_cpu_destroy(&ix->cpu);
-        free(h);
-        return NULL;
-    }
-    struct mmu_hooks mh = {
-        .opaque = ix, .code_written = ix_code_written, .flushed = ix_tlb_flushed};
-    mmu_set_hooks(&ix->cpu.mmu, &mh);
-    ix->jc_gen = 1;
-    ix_refresh(ix);
     return h;
 }
 
@@ -42,8 +30,7 @@ void hlp_interp_destroy(struct hlp_interp *h)
 {
     if (!h)
         return;
-    ix_cache_destroy(&h->ix.cache);
-    hlp_cpu_destroy(&h->ix.cpu);
+    ix_fini(&h->ix);
     free(h);
 }
 
