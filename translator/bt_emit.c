@@ -4,161 +4,12 @@
  * gs:[addr32 ...]; the ones whose 64-bit meaning differs (INC/DEC r,
  * PUSH, POP, LEAVE, near branches) get explicit sequences; anything else
  * is handed to the interpreter. */
-#include "translator/bt_internal.h"
+#include "translator/bt_asm.h"
 
 #include <assert.h>
 #include <string.h>
 
 #include <Zydis/Encoder.h>
-
-enum { R_R8 = 8, R_R9 = 9 };
-enum { P_GS = 0x65, P_ADDR32 = 0x67, P_OPSIZE = 0x66 };
-
-static void b1(struct bt_asm *a, uint8_t v) { *a->p++ = v; }
-static void d32(struct bt_asm *a, uint32_t v)
-{
-    memcpy(a->p, &v, 4);
-    a->p += 4;
-}
-static void bytes(struct bt_asm *a, const void *v, size_t n)
-{
-    memcpy(a->p, v, n);
-    a->p += n;
-}
-
-/* RX address of the write position. */
-static const uint8_t *rx_here(const struct bt_asm *a, const uint8_t *rx_start)
-{
-    return rx_start + (a->p - a->start);
-}
-
-static void rel32_to(struct bt_asm *a, const uint8_t *rx_start, const uint8_t *target)
-{
-    const uint8_t *next = rx_here(a, rx_start) + 4;
-    d32(a, (uint32_t)(int32_t)(target - next));
-}
-
-static unsigned host_reg(unsigned guest) { return guest == HLP_ESP ? R_R8 : guest; }
-
-/* ---- memory operands: [base + index*scale + disp] with 32-bit addressing -- */
-
-static unsigned mem_rex(const struct dec_mem *m)
-{
-    unsigned rex = 0;
-    if (m->base != DEC_NOREG && host_reg(m->base) >= 8)
-        rex |= 1; /* REX.B */
-    if (m->index != DEC_NOREG && host_reg(m->index) >= 8)
-        rex |= 2; /* REX.X */
-    return rex;
-}
-
-/* ModRM (+SIB, disp) for reg field `reg` (low 3 bits) and memory m (SDM
- * Vol. 2A 2.1.5 Tables 2-2, 2-3; in 64-bit mode mod=00 rm=101 is
- * RIP-relative, so an absolute [disp32] takes the SIB form). */
-static void modrm_mem(struct bt_asm *a, unsigned reg, const struct dec_mem *m)
-{
-    reg &= 7;
-    int32_t disp = m->disp;
-    bool has_base = m->base != DEC_NOREG, has_index = m->index != DEC_NOREG;
-    unsigned base = has_base ? host_reg(m->base) & 7 : 5;
-    unsigned mod;
-    if (!has_base)
-        mod = 0;
-    else if (disp == 0 && base != 5)
-        mod = 0;
-    else if (disp >= -128 && disp <= 127)
-        mod = 1;
-    else
-        mod = 2;
-    if (!has_index && has_base && base != 4) {
-        b1(a, (uint8_t)(mod << 6 | reg << 3 | base));
-    } else {
-        unsigned ss = m->scale == 8 ? 3 : m->scale == 4 ? 2 : m->scale == 2 ? 1 : 0;
-        unsigned index = has_index ? host_reg(m->index) & 7 : 4;
-        b1(a, (uint8_t)(mod << 6 | reg << 3 | 4));
-        b1(a, (uint8_t)(ss << 6 | index << 3 | base));
-    }
-    if (mod == 1)
-        b1(a, (uint8_t)disp);
-    else if (mod == 2 || !has_base)
-        d32(a, (uint32_t)disp);
-}
-
-/* gs: [66] [REX] opcode modrm..: an access to guest memory m with host
- * register hreg in the reg field. */
-static void mem_insn(struct bt_asm *a, bool o16, const uint8_t *op, size_t n, unsigned hreg,
-                     const struct dec_mem *m, bool gs)
-{
-    if (gs)
-        b1(a, P_GS);
-    b1(a, P_ADDR32);
-    if (o16)
-        b1(a, P_OPSIZE);
-    unsigned rex = mem_rex(m) | (hreg >= 8 ? 4 : 0);
-    if (rex)
-        b1(a, (uint8_t)(0x40 | rex));
-    bytes(a, op, n);
-    modrm_mem(a, hreg, m);
-}
-
-static const struct dec_mem *stack_at(struct dec_mem *m, int32_t disp)
-{
-    *m = (struct dec_mem){.disp = disp, .seg = DEC_SEG_SS, .base = HLP_ESP,
-                          .index = DEC_NOREG};
-    return m;
-}
-
-/* lea r8d, [r8d + n]: moves ESP without touching the flags. */
-static void add_esp(struct bt_asm *a, int32_t n)
-{
-    struct dec_mem m;
-    mem_insn(a, false, (const uint8_t[]){0x8D}, 1, R_R8, stack_at(&m, n), false);
-}
-
-/* mov r/m32 <-> reg between two host registers: 89 /r (dst in rm). */
-static void mov_rr(struct bt_asm *a, unsigned dst, unsigned src)
-{
-    unsigned rex = (src >= 8 ? 4 : 0) | (dst >= 8 ? 1 : 0);
-    if (rex)
-        b1(a, (uint8_t)(0x40 | rex));
-    b1(a, 0x89);
-    b1(a, (uint8_t)(0xC0 | (src & 7) << 3 | (dst & 7)));
-}
-
-/* mov [r15 + BT_RT_EIP], imm32 */
-static void set_eip_imm(struct bt_asm *a, uint32_t eip)
-{
-    bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_EIP}, 4);
-    d32(a, eip);
-}
-
-/* The memory operand of a d (first non-AGEN one), or NULL. */
-static const struct dec_op *mem_operand(const struct dec_insn *d)
-{
-    for (unsigned i = 0; i < d->n_ops; i++)
-        if (d->ops[i].kind == DEC_OP_MEM && !(d->ops[i].flags & DEC_OPF_AGEN))
-            return &d->ops[i];
-    return NULL;
-}
-
-static bool seg_flat(uint32_t mode, unsigned seg)
-{
-    return seg < 6 && (mode >> (BT_MODE_FLAT_SHIFT + seg)) & 1;
-}
-
-/* r9d <- the 32-bit value of operand op (register or flat memory). */
-static bool load_r9(struct bt_asm *a, const struct dec_op *op, uint32_t mode)
-{
-    if (op->kind == DEC_OP_REG && op->reg.cls == DEC_RC_GPR && op->size == 32) {
-        mov_rr(a, R_R9, host_reg(op->reg.num));
-        return true;
-    }
-    if (op->kind == DEC_OP_MEM && op->size == 32 && seg_flat(mode, op->mem.seg)) {
-        mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, &op->mem, true);
-        return true;
-    }
-    return false;
-}
 
 /* ---- stack instructions (stores first, ESP after: faults stay precise) --- */
 
@@ -169,17 +20,17 @@ static enum bt_emit_result emit_push(struct bt_asm *a, const struct dec_insn *d,
     if (d->opsize != 32 || d->n_ops < 1)
         return BT_EMIT_FALLBACK;
     if (op->kind == DEC_OP_IMM) {
-        mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, stack_at(&m, -4), true);
-        d32(a, op->imm);
+        bt_mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, bt_stack_at(&m, -4), true);
+        bt_d32(a, op->imm);
     } else if (op->kind == DEC_OP_REG && op->reg.cls == DEC_RC_GPR && op->size == 32) {
-        mem_insn(a, false, (const uint8_t[]){0x89}, 1, host_reg(op->reg.num), stack_at(&m, -4),
+        bt_mem_insn(a, false, (const uint8_t[]){0x89}, 1, bt_host_reg(op->reg.num), bt_stack_at(&m, -4),
                  true);
-    } else if (load_r9(a, op, mode)) {
-        mem_insn(a, false, (const uint8_t[]){0x89}, 1, R_R9, stack_at(&m, -4), true);
+    } else if (bt_load_r9(a, op, mode)) {
+        bt_mem_insn(a, false, (const uint8_t[]){0x89}, 1, R_R9, bt_stack_at(&m, -4), true);
     } else {
         return BT_EMIT_FALLBACK;
     }
-    add_esp(a, -4);
+    bt_add_esp(a, -4);
     return BT_EMIT_OK;
 }
 
@@ -189,11 +40,11 @@ static enum bt_emit_result emit_pop(struct bt_asm *a, const struct dec_insn *d)
     struct dec_mem m;
     if (d->opsize != 32 || op->kind != DEC_OP_REG || op->reg.cls != DEC_RC_GPR)
         return BT_EMIT_FALLBACK;
-    unsigned r = host_reg(op->reg.num);
+    unsigned r = bt_host_reg(op->reg.num);
     /* POP ESP: ESP is the value read (SDM Vol. 2B POP). */
-    mem_insn(a, false, (const uint8_t[]){0x8B}, 1, r, stack_at(&m, 0), true);
+    bt_mem_insn(a, false, (const uint8_t[]){0x8B}, 1, r, bt_stack_at(&m, 0), true);
     if (r != R_R8)
-        add_esp(a, 4);
+        bt_add_esp(a, 4);
     return BT_EMIT_OK;
 }
 
@@ -203,69 +54,27 @@ static enum bt_emit_result emit_leave(struct bt_asm *a, const struct dec_insn *d
     if (d->opsize != 32)
         return BT_EMIT_FALLBACK;
     struct dec_mem m = {.disp = 0, .seg = DEC_SEG_SS, .base = HLP_EBP, .index = DEC_NOREG};
-    mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, &m, true);
+    bt_mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, &m, true);
     m.disp = 4;
-    mem_insn(a, false, (const uint8_t[]){0x8D}, 1, R_R8, &m, false);
-    mov_rr(a, HLP_EBP, R_R9);
+    bt_mem_insn(a, false, (const uint8_t[]){0x8D}, 1, R_R8, &m, false);
+    bt_mov_rr(a, HLP_EBP, R_R9);
     return BT_EMIT_OK;
 }
 
 /* INC/DEC r (40-4F are REX prefixes in 64-bit mode): FF /0, FF /1. */
 static enum bt_emit_result emit_incdec(struct bt_asm *a, const struct dec_insn *d)
 {
-    unsigned r = host_reg(d->opcode & 7), ext = d->opcode >= 0x48;
+    unsigned r = bt_host_reg(d->opcode & 7), ext = d->opcode >= 0x48;
     if (d->opsize == 16)
-        b1(a, P_OPSIZE);
+        bt_b1(a, P_OPSIZE);
     if (r >= 8)
-        b1(a, 0x41);
-    b1(a, 0xFF);
-    b1(a, (uint8_t)(0xC0 | ext << 3 | (r & 7)));
+        bt_b1(a, 0x41);
+    bt_b1(a, 0xFF);
+    bt_b1(a, (uint8_t)(0xC0 | ext << 3 | (r & 7)));
     return BT_EMIT_OK;
 }
 
 /* ---- control transfers: the translator owns them -------------------------- */
-
-/* The indirect target is in r9d (upper half zero): probes the inline
- * indirect cache (tcache.h, struct tc_icache at rt.ic) and jumps to the
- * block on a hit, else to ind_miss. Inline at each site, so the host's
- * indirect-branch predictor sees each guest RET or JMP apart. The
- * guest's arithmetic flags are live at an indirect branch (assembly
- * returns status in CF): LAHF/SETO keep them in AX (guest EAX in r12),
- * ADD AL, 7Fh (OF) and SAHF put them back (SDM Vol. 2A LAHF, Vol. 2B
- * SAHF); DF is not touched. */
-static void jmp_ind_lookup(struct bt_asm *a, uint32_t mode)
-{
-    static const uint8_t head[] = {
-        0x49, 0x89, 0xC4,                         /* mov r12, rax */
-        0x9F, 0x0F, 0x90, 0xC0,                   /* lahf; seto al */
-        0x45, 0x89, 0xCB,                         /* mov r11d, r9d */
-        0x41, 0xC1, 0xE3, 0x04,                   /* shl r11d, 4 */
-        0x41, 0x81, 0xE3,                         /* and r11d, imm32: tc_ic_index << 4 */
-        ((1u << TC_IC_BITS) - 1) << 4 & 0xFF, ((1u << TC_IC_BITS) - 1) >> 4 & 0xFF, 0, 0,
-        0x49, 0xBA,                               /* mov r10, mode << 32 */
-    };
-    static const uint8_t tail[] = {
-        0x4D, 0x09, 0xCA,                         /* or r10, r9: the key */
-        0x4F, 0x3B, 0x54, 0x1F, BT_RT_IC,         /* cmp r10, [r15+r11+ic] */
-        0x75, 0x12,                               /* jne miss */
-        0x4D, 0x8D, 0x6D, 0x01,                   /* lea r13, [r13+1]: hits (rt.ic_hits) */
-        0x4F, 0x8B, 0x5C, 0x1F, BT_RT_IC + 8,     /* mov r11, [r15+r11+ic+8] */
-        0x04, 0x7F, 0x9E,                         /* add al, 7Fh; sahf */
-        0x4C, 0x89, 0xE0,                         /* mov rax, r12 */
-        0x41, 0xFF, 0xE3,                         /* jmp r11 */
-        0x04, 0x7F, 0x9E,                         /* miss: add al, 7Fh; sahf */
-        0x4C, 0x89, 0xE0,                         /* mov rax, r12 */
-        0xE9,                                     /* jmp ind_miss */
-    };
-    _Static_assert(TC_IC_BITS == 10, "the AND mask above");
-    _Static_assert(BT_RT_IC + 8 < 128, "disp8 offsets");
-    bytes(a, head, sizeof head);
-    uint64_t hi = (uint64_t)mode << 32;
-    memcpy(a->p, &hi, 8);
-    a->p += 8;
-    bytes(a, tail, sizeof tail);
-    rel32_to(a, a->rx_start, a->ind_miss);
-}
 
 /* Budget checks (struct bt_rt: r14 is the budget; negative: leave).
  * BT_BUDGET_FAST, where the arithmetic flags are dead (the next
@@ -287,22 +96,22 @@ void bt_emit_budget_check(struct bt_asm *a, struct bt_budget *bc, enum bt_budget
 {
     *bc = (struct bt_budget){.placed = true, .kind = kind, .eip = eip, .before = before};
     if (kind == BT_BUDGET_FAST) {
-        bytes(a, (const uint8_t[]){0x49, 0x83, 0xEE}, 3); /* sub r14, n */
+        bt_bytes(a, (const uint8_t[]){0x49, 0x83, 0xEE}, 3); /* sub r14, n */
         bc->n_at = (size_t)(a->p - a->start);
-        bytes(a, (const uint8_t[]){0x00, 0x0F, 0x88}, 3); /* js rel32 */
+        bt_bytes(a, (const uint8_t[]){0x00, 0x0F, 0x88}, 3); /* js rel32 */
         bc->jump_at = (size_t)(a->p - a->start);
-        d32(a, 0);
+        bt_d32(a, 0);
         return;
     }
     if (kind == BT_BUDGET_FAST_CF) {
-        bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76}, 3); /* lea r14, [r14 - (n - 1)] */
+        bt_bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76}, 3); /* lea r14, [r14 - (n - 1)] */
         bc->n_at = (size_t)(a->p - a->start);
-        bytes(a, (const uint8_t[]){0x00, 0x49, 0xFF, 0xCE, 0x0F, 0x88}, 6); /* dec r14; js rel32 */
+        bt_bytes(a, (const uint8_t[]){0x00, 0x49, 0xFF, 0xCE, 0x0F, 0x88}, 6); /* dec r14; js rel32 */
         bc->jump_at = (size_t)(a->p - a->start);
-        d32(a, 0);
+        bt_d32(a, 0);
         return;
     }
-    bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76}, 3);  /* lea r14, [r14 - n] */
+    bt_bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76}, 3);  /* lea r14, [r14 - n] */
     bc->n_at = (size_t)(a->p - a->start);
     static const uint8_t rest[] = {
         0x00,
@@ -310,17 +119,17 @@ void bt_emit_budget_check(struct bt_asm *a, struct bt_budget *bc, enum bt_budget
         0x4C, 0x89, 0xF1,       /* mov rcx, r14 */
         0x48, 0x0F, 0xC9,       /* bswap rcx */
     };
-    bytes(a, rest, sizeof rest);
+    bt_bytes(a, rest, sizeof rest);
     if (kind == BT_BUDGET_LAST)
-        bytes(a, (const uint8_t[]){0x8D, 0x49, 0x01}, 3); /* lea ecx, [rcx + 1] */
-    bytes(a, (const uint8_t[]){0x67, 0xE3}, 2); /* jecxz rel8 */
+        bt_bytes(a, (const uint8_t[]){0x8D, 0x49, 0x01}, 3); /* lea ecx, [rcx + 1] */
+    bt_bytes(a, (const uint8_t[]){0x67, 0xE3}, 2); /* jecxz rel8 */
     bc->jump_at = (size_t)(a->p - a->start);
-    b1(a, kind == BT_BUDGET_ENTRY ? ENTRY_EXIT_LEN : 0);
+    bt_b1(a, kind == BT_BUDGET_ENTRY ? ENTRY_EXIT_LEN : 0);
     if (kind == BT_BUDGET_ENTRY) {
         bc->exit_at = (size_t)(a->p - a->start);
         a->p += ENTRY_EXIT_LEN; /* filled by bt_emit_budget_exit */
     }
-    bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* mov rcx, r9 */
+    bt_bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* mov rcx, r9 */
 }
 _Static_assert(TC_MAX_INSNS <= 127, "the budget checks' imm8/disp8");
 
@@ -345,8 +154,8 @@ void bt_emit_budget_exit(struct bt_asm *a, const struct bt_budget *bc, unsigned 
         }
     }
     if (!fast)
-        bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* mov rcx, r9 */
-    bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76, (uint8_t)(n - bc->before)}, 4); /* lea r14, [r14 + k] */
+        bt_bytes(a, (const uint8_t[]){0x4C, 0x89, 0xC9}, 3); /* mov rcx, r9 */
+    bt_bytes(a, (const uint8_t[]){0x4D, 0x8D, 0x76, (uint8_t)(n - bc->before)}, 4); /* lea r14, [r14 + k] */
     bt_emit_handoff(a, bc->eip, fast ? BT_EXIT_BUDGET_FLAGS : BT_EXIT_BUDGET);
     if (bc->kind == BT_BUDGET_ENTRY) {
         assert(a->p == a->start + bc->exit_at + ENTRY_EXIT_LEN);
@@ -368,7 +177,7 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
 {
     uint32_t next = eip + d->len;
     struct dec_mem m;
-    if (d->opsize != 32 || !seg_flat(mode, HLP_SS))
+    if (d->opsize != 32 || !bt_seg_flat(mode, HLP_SS))
         return BT_EMIT_FALLBACK;
     switch (d->cf) {
     case DEC_CF_JMP_REL:
@@ -378,38 +187,38 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
         /* A side exit when taken; not taken, the block goes on while
          * there is room for the exits of the instructions after it
          * (a Jcc or LOOP at the end takes two). */
-        b1(a, 0x0F);
-        b1(a, (uint8_t)(0x80 | (d->opcode & 0xF)));
+        bt_b1(a, 0x0F);
+        bt_b1(a, (uint8_t)(0x80 | (d->opcode & 0xF)));
         add_exit(ex, dec_rel_target(d, &d->ops[0], eip), (uint32_t)(a->p - a->start));
-        d32(a, 0);
+        bt_d32(a, 0);
         if (ex->n + 2 <= TC_MAX_EXITS)
             return BT_EMIT_OK;
         add_exit(ex, next, 0);
         return BT_EMIT_ENDS;
     case DEC_CF_CALL_REL:
-        mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, stack_at(&m, -4), true);
-        d32(a, next);
-        add_esp(a, -4);
+        bt_mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, bt_stack_at(&m, -4), true);
+        bt_d32(a, next);
+        bt_add_esp(a, -4);
         add_exit(ex, dec_rel_target(d, &d->ops[0], eip), 0);
         return BT_EMIT_ENDS;
     case DEC_CF_JMP_IND:
     case DEC_CF_CALL_IND:
         /* The target is read with ESP before the push (SDM Vol. 2A CALL). */
-        if (!load_r9(a, &d->ops[0], mode))
+        if (!bt_load_r9(a, &d->ops[0], mode))
             return BT_EMIT_FALLBACK;
         if (d->cf == DEC_CF_CALL_IND) {
-            mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, stack_at(&m, -4), true);
-            d32(a, next);
-            add_esp(a, -4);
+            bt_mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, bt_stack_at(&m, -4), true);
+            bt_d32(a, next);
+            bt_add_esp(a, -4);
         }
-        jmp_ind_lookup(a, mode);
+        bt_jmp_ind_lookup(a, mode);
         return BT_EMIT_ENDS;
     case DEC_CF_RET:
     case DEC_CF_RET_IMM: {
         uint32_t extra = d->cf == DEC_CF_RET_IMM ? (d->ops[0].imm & 0xFFFF) : 0;
-        mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, stack_at(&m, 0), true);
-        add_esp(a, (int32_t)(4 + extra));
-        jmp_ind_lookup(a, mode);
+        bt_mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, bt_stack_at(&m, 0), true);
+        bt_add_esp(a, (int32_t)(4 + extra));
+        bt_jmp_ind_lookup(a, mode);
         return BT_EMIT_ENDS;
     }
     case DEC_CF_LOOP:
@@ -417,19 +226,19 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
             return BT_EMIT_FALLBACK;
         /* lea ecx, [rcx-1] (LOOP leaves the flags alone); jecxz over the
          * jump to the taken stub into the fall-through one. */
-        bytes(a, (const uint8_t[]){0x8D, 0x49, 0xFF, P_ADDR32, 0xE3, 0x05, 0xE9}, 7);
+        bt_bytes(a, (const uint8_t[]){0x8D, 0x49, 0xFF, P_ADDR32, 0xE3, 0x05, 0xE9}, 7);
         add_exit(ex, next, 0);
         add_exit(ex, dec_rel_target(d, &d->ops[0], eip), (uint32_t)(a->p - a->start));
-        d32(a, 0);
+        bt_d32(a, 0);
         return BT_EMIT_ENDS;
     case DEC_CF_JCXZ:
         if (d->addrsize != 32)
             return BT_EMIT_FALLBACK;
         /* jecxz falls into the taken stub (exit 0); else jump to exit 1. */
-        bytes(a, (const uint8_t[]){P_ADDR32, 0xE3, 0x05, 0xE9}, 4);
+        bt_bytes(a, (const uint8_t[]){P_ADDR32, 0xE3, 0x05, 0xE9}, 4);
         add_exit(ex, dec_rel_target(d, &d->ops[0], eip), 0);
         add_exit(ex, next, (uint32_t)(a->p - a->start));
-        d32(a, 0);
+        bt_d32(a, 0);
         return BT_EMIT_ENDS;
     default:
         return BT_EMIT_FALLBACK;
@@ -453,9 +262,9 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
             /* Another page may map elsewhere by the time this runs
              * again: no chaining (tc_chain), the inline lookup, which
              * every TLB flush clears. */
-            bytes(a, (const uint8_t[]){0x41, 0xB9}, 2); /* mov r9d, target */
-            d32(a, ex->target[i]);
-            jmp_ind_lookup(a, a->mode);
+            bt_bytes(a, (const uint8_t[]){0x41, 0xB9}, 2); /* mov r9d, target */
+            bt_d32(a, ex->target[i]);
+            bt_jmp_ind_lookup(a, a->mode);
             b->exits[i] = (struct tc_exit){.patch_off = at, .stub_off = at,
                                            .target_eip = ex->target[i]};
             continue;
@@ -467,17 +276,17 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
          * are 16-byte aligned: TC_EXIT_TAG). */
         uint32_t patch = ex->fixup[i];
         if (!patch) {
-            b1(a, 0xE9);
-            d32(a, 0);
+            bt_b1(a, 0xE9);
+            bt_d32(a, 0);
             patch = at + 1;
         }
         uint32_t stub = (uint32_t)(a->p - a->start);
-        bytes(a, (const uint8_t[]){0x49, 0xBA}, 2);
+        bt_bytes(a, (const uint8_t[]){0x49, 0xBA}, 2);
         uint64_t tag = (uint64_t)(uintptr_t)a->block | i;
         memcpy(a->p, &tag, 8);
         a->p += 8;
-        b1(a, 0xE9);
-        rel32_to(a, a->rx_start, a->exit_chain);
+        bt_b1(a, 0xE9);
+        bt_rel32_to(a, a->rx_start, a->exit_chain);
         b->exits[i] = (struct tc_exit){.patch_off = patch, .stub_off = stub,
                                        .target_eip = ex->target[i]};
     }
@@ -485,40 +294,26 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
 
 void bt_emit_helper_call(struct bt_asm *a, uint32_t eip, const struct bt_helper_site *site)
 {
-    set_eip_imm(a, eip);
-    bytes(a, (const uint8_t[]){0x49, 0xBA}, 2); /* mov r10, site */
+    bt_set_eip_imm(a, eip);
+    bt_bytes(a, (const uint8_t[]){0x49, 0xBA}, 2); /* mov r10, site */
     uint64_t p = (uint64_t)(uintptr_t)site;
     memcpy(a->p, &p, 8);
     a->p += 8;
-    b1(a, 0xE8); /* call helper */
-    rel32_to(a, a->rx_start, a->helper);
+    bt_b1(a, 0xE8); /* call helper */
+    bt_rel32_to(a, a->rx_start, a->helper);
 }
 
 void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason)
 {
-    set_eip_imm(a, eip);
-    b1(a, 0x41); /* mov r10d, imm32 */
-    b1(a, 0xBA);
-    d32(a, reason);
-    b1(a, 0xE9);
-    rel32_to(a, a->rx_start, a->exit_common);
+    bt_set_eip_imm(a, eip);
+    bt_b1(a, 0x41); /* mov r10d, imm32 */
+    bt_b1(a, 0xBA);
+    bt_d32(a, reason);
+    bt_b1(a, 0xE9);
+    bt_rel32_to(a, a->rx_start, a->exit_common);
 }
 
 /* ---- string instructions ------------------------------------------------------ */
-
-static void jcc32_fix(struct bt_asm *a, size_t at)
-{
-    int32_t rel = (int32_t)((size_t)(a->p - a->start) - (at + 4));
-    memcpy(a->start + at, &rel, 4);
-}
-
-static size_t jcc32(struct bt_asm *a, uint8_t cc)
-{
-    bytes(a, (const uint8_t[]){0x0F, (uint8_t)(0x80 | cc)}, 2);
-    size_t at = (size_t)(a->p - a->start);
-    d32(a, 0);
-    return at;
-}
 
 /* REP MOVS / REP STOS with 32-bit addressing and flat segments: the
  * host's own REP MOVS/STOS on host addresses (window + ESI/EDI), which
@@ -546,64 +341,64 @@ static enum bt_emit_result emit_rep_string(struct bt_asm *a, const struct dec_in
     if (!(d->prefixes & (DEC_P_REP | DEC_P_REPNE)) || d->addrsize != 32)
         return BT_EMIT_FALLBACK;
     for (unsigned i = 0; i < d->n_ops; i++)
-        if (d->ops[i].kind == DEC_OP_MEM && !seg_flat(mode, d->ops[i].mem.seg))
+        if (d->ops[i].kind == DEC_OP_MEM && !bt_seg_flat(mode, d->ops[i].mem.seg))
             return BT_EMIT_FALLBACK;
     unsigned size = d->opsize / 8;
     size_t slow[4];
     unsigned n_slow = 0;
-    b1(a, 0x9C); /* pushfq: the checks below use the flags */
+    bt_b1(a, 0x9C); /* pushfq: the checks below use the flags */
     if (size == 4)
-        bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x8D, 0, 0, 0, 0}, 8); /* lea r9, [rcx*4] */
+        bt_bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x8D, 0, 0, 0, 0}, 8); /* lea r9, [rcx*4] */
     else if (size == 2)
-        bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x09}, 4); /* lea r9, [rcx+rcx] */
+        bt_bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x09}, 4); /* lea r9, [rcx+rcx] */
     else
-        bytes(a, (const uint8_t[]){0x49, 0x89, 0xC9}, 3); /* mov r9, rcx */
-    bytes(a, (const uint8_t[]){0xF6, 0x44, 0x24, 0x01, 0x04}, 5); /* test byte [rsp+1], DF>>8 */
-    size_t down = jcc32(a, 0x5); /* jnz down */
+        bt_bytes(a, (const uint8_t[]){0x49, 0x89, 0xC9}, 3); /* mov r9, rcx */
+    bt_bytes(a, (const uint8_t[]){0xF6, 0x44, 0x24, 0x01, 0x04}, 5); /* test byte [rsp+1], DF>>8 */
+    size_t down = bt_jcc32(a, 0x5); /* jnz down */
     /* DF = 0: the last byte, reg + bytes - 1, must stay below 4 GiB. */
-    bytes(a, (const uint8_t[]){0x49, 0xBB, 0, 0, 0, 0, 1, 0, 0, 0}, 10); /* mov r11, 1 << 32 */
+    bt_bytes(a, (const uint8_t[]){0x49, 0xBB, 0, 0, 0, 0, 1, 0, 0, 0}, 10); /* mov r11, 1 << 32 */
     for (unsigned r = movs ? 0 : 1; r < 2; r++) {
-        bytes(a, (const uint8_t[]){0x4E, 0x8D, 0x14, (uint8_t)(r ? 0x0F : 0x0E)}, 4); /* lea r10, [rsi/rdi + r9] */
-        bytes(a, (const uint8_t[]){0x4D, 0x39, 0xDA}, 3);                          /* cmp r10, r11 */
-        slow[n_slow++] = jcc32(a, 0x7);                                             /* ja slow */
+        bt_bytes(a, (const uint8_t[]){0x4E, 0x8D, 0x14, (uint8_t)(r ? 0x0F : 0x0E)}, 4); /* lea r10, [rsi/rdi + r9] */
+        bt_bytes(a, (const uint8_t[]){0x4D, 0x39, 0xDA}, 3);                          /* cmp r10, r11 */
+        slow[n_slow++] = bt_jcc32(a, 0x7);                                             /* ja slow */
     }
-    bytes(a, (const uint8_t[]){0xEB, 0}, 2); /* jmp go */
+    bt_bytes(a, (const uint8_t[]){0xEB, 0}, 2); /* jmp go */
     size_t to_go = (size_t)(a->p - a->start) - 1;
-    jcc32_fix(a, down);
+    bt_jcc32_fix(a, down);
     /* DF = 1: the lowest byte, reg - bytes + size, must not be below 0. */
     for (unsigned r = movs ? 0 : 1; r < 2; r++) {
-        bytes(a, (const uint8_t[]){0x4C, 0x8D, (uint8_t)(r ? 0x57 : 0x56), (uint8_t)size}, 4); /* lea r10, [rsi/rdi + size] */
-        bytes(a, (const uint8_t[]){0x4D, 0x39, 0xCA}, 3); /* cmp r10, r9 */
-        slow[n_slow++] = jcc32(a, 0x2);                    /* jb slow */
+        bt_bytes(a, (const uint8_t[]){0x4C, 0x8D, (uint8_t)(r ? 0x57 : 0x56), (uint8_t)size}, 4); /* lea r10, [rsi/rdi + size] */
+        bt_bytes(a, (const uint8_t[]){0x4D, 0x39, 0xCA}, 3); /* cmp r10, r9 */
+        slow[n_slow++] = bt_jcc32(a, 0x2);                    /* jb slow */
     }
     a->start[to_go] = (uint8_t)((size_t)(a->p - a->start) - (to_go + 1));
     /* go: */
-    bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED}, 4);
-    d32(a, movs ? BT_STR_EDI | BT_STR_ESI : BT_STR_EDI);
-    bytes(a, (const uint8_t[]){0x4D, 0x8B, 0xA7}, 3); /* mov r12, [r15+gs_base] */
-    d32(a, BT_RT_GS_BASE);
+    bt_bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED}, 4);
+    bt_d32(a, movs ? BT_STR_EDI | BT_STR_ESI : BT_STR_EDI);
+    bt_bytes(a, (const uint8_t[]){0x4D, 0x8B, 0xA7}, 3); /* mov r12, [r15+gs_base] */
+    bt_d32(a, BT_RT_GS_BASE);
     if (movs)
-        bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE6}, 3); /* add rsi, r12 */
-    bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE7}, 3);     /* add rdi, r12 */
-    b1(a, 0x9D);                                          /* popfq */
+        bt_bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE6}, 3); /* add rsi, r12 */
+    bt_bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE7}, 3);     /* add rdi, r12 */
+    bt_b1(a, 0x9D);                                          /* popfq */
     if (size == 2)
-        b1(a, P_OPSIZE);
-    b1(a, 0xF3);
-    b1(a, (uint8_t)((movs ? 0xA4 : 0xAA) | (size > 1))); /* rep movs / rep stos */
+        bt_b1(a, P_OPSIZE);
+    bt_b1(a, 0xF3);
+    bt_b1(a, (uint8_t)((movs ? 0xA4 : 0xAA) | (size > 1))); /* rep movs / rep stos */
     /* Back to guest values without touching the flags: reg + ~base + 1. */
-    bytes(a, (const uint8_t[]){0x4D, 0x89, 0xE1, 0x49, 0xF7, 0xD1}, 6); /* mov r9, r12; not r9 */
+    bt_bytes(a, (const uint8_t[]){0x4D, 0x89, 0xE1, 0x49, 0xF7, 0xD1}, 6); /* mov r9, r12; not r9 */
     if (movs)
-        bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x74, 0x0E, 0x01, 0x89, 0xF6}, 7); /* lea rsi, [rsi+r9+1]; mov esi, esi */
-    bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x7C, 0x0F, 0x01, 0x89, 0xFF}, 7);     /* lea rdi, [rdi+r9+1]; mov edi, edi */
-    bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED, 0, 0, 0, 0}, 8);
-    bytes(a, (const uint8_t[]){0xE9, 0, 0, 0, 0}, 5); /* jmp done */
+        bt_bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x74, 0x0E, 0x01, 0x89, 0xF6}, 7); /* lea rsi, [rsi+r9+1]; mov esi, esi */
+    bt_bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x7C, 0x0F, 0x01, 0x89, 0xFF}, 7);     /* lea rdi, [rdi+r9+1]; mov edi, edi */
+    bt_bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED, 0, 0, 0, 0}, 8);
+    bt_bytes(a, (const uint8_t[]){0xE9, 0, 0, 0, 0}, 5); /* jmp done */
     size_t done = (size_t)(a->p - a->start) - 4;
     for (unsigned i = 0; i < n_slow; i++)
-        jcc32_fix(a, slow[i]);
-    b1(a, 0x9D); /* slow: popfq; the interpreter */
+        bt_jcc32_fix(a, slow[i]);
+    bt_b1(a, 0x9D); /* slow: popfq; the interpreter */
     bt_emit_handoff(a, eip, BT_EXIT_INTERP | (uint32_t)(d->mnemonic & 0xFFFF) << 8 |
                                 (uint32_t)BT_HANDOFF_UNTRANSLATED << 24);
-    jcc32_fix(a, done);
+    bt_jcc32_fix(a, done);
     return BT_EMIT_OK;
 }
 
@@ -687,7 +482,7 @@ static bool zydis_rewrite(struct bt_asm *a, const ZydisDecodedInstruction *zi,
             len++;
         }
     }
-    bytes(a, out, len);
+    bt_bytes(a, out, len);
     return true;
 }
 
@@ -721,8 +516,8 @@ static bool needs_interp(const struct dec_insn *d, uint32_t mode)
     default:
         break;
     }
-    const struct dec_op *m = mem_operand(d);
-    return m && !seg_flat(mode, m->mem.seg);
+    const struct dec_op *m = bt_mem_operand(d);
+    return m && !bt_seg_flat(mode, m->mem.seg);
 }
 
 enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
@@ -742,7 +537,7 @@ enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
         !(d->flags & DEC_F_MODRM))
         return emit_incdec(a, d);
     if (d->flags & DEC_F_STACK) {
-        if (!seg_flat(mode, HLP_SS))
+        if (!bt_seg_flat(mode, HLP_SS))
             return BT_EMIT_FALLBACK;
         if (d->mnemonic == ZYDIS_MNEMONIC_PUSH)
             return emit_push(a, d, mode);
