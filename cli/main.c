@@ -2,6 +2,7 @@
  * pick an engine, run, report. */
 #include "cli/engines.h"
 #include "cli/options.h"
+#include "translator/bt_sensitive.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -143,6 +144,24 @@ static int caps(int argc, char **argv)
     return status;
 }
 
+/* `popek sensitive [--markdown]`: the sensitive and privileged
+ * instructions, how bt handles each (asked of the translator) and what
+ * VT-x does; --markdown prints the table of
+ * docs/sensitive-instructions.md. */
+static int sensitive(int argc, char **argv)
+{
+    bool markdown = argc == 2 && !strcmp(argv[1], "--markdown");
+    if (argc > 2 || (argc == 2 && !markdown)) {
+        fprintf(stderr, "usage: popek sensitive [--markdown]\n");
+        return MACH_STATUS_USAGE;
+    }
+    if (bt_sensitive_print(stdout, markdown) < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "popek: cannot write the table\n");
+        return MACH_STATUS_ENGINE_ERROR;
+    }
+    return MACH_STATUS_OK;
+}
+
 int main(int argc, char **argv)
 {
     /* A closed stdout (popek run ... | head) must not kill the VMM. */
@@ -155,6 +174,8 @@ int main(int argc, char **argv)
         return run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "caps"))
         return caps(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sensitive"))
+        return sensitive(argc - 1, argv + 1);
     fprintf(stderr, "popek: unknown command '%s' (see popek --help)\n", argv[1]);
     return MACH_STATUS_USAGE;
 }

@@ -10,7 +10,9 @@
  * the run is free to compute and A20 cannot split it); for a 2/4 MiB guest
  * page, the contiguous run around it within that page (one TLB entry on
  * the processor covers the whole page, so mapping it whole is what a TLB
- * may do). See softmmu.h for the model and its costs. */
+ * may do); for a 4 KiB page, neighbours in its page table whose
+ * translations continue the run and need no flag write (map_ahead). See
+ * softmmu.h for the model and its costs. */
 #define _GNU_SOURCE
 #include "softmmu/shadow_internal.h"
 
@@ -24,6 +26,7 @@
 #define DEFAULT_MAX_MAP_COUNT 65530u
 #define RUN_CAP 32768u
 #define PAGING_OFF_CHUNK 256u /* pages: 1 MiB, the span A20 leaves contiguous */
+#define MAP_AHEAD 16u         /* pages each way (map_ahead) */
 
 _Static_assert(MMU_SHADOW_GUARD >= 2 * MMU_PAGE_SIZE,
                "the mirror of page 0 plus at least one page that is never mapped");
@@ -161,14 +164,6 @@ void mmu_shadow_print_stats(const struct mmu_shadow *s, FILE *out)
 
 /* ---- the fault path (signal context: see softmmu.h) ---- */
 
-/* What one translation says about every page it covers. */
-struct xlat_span {
-    uint32_t lo, hi;     /* window pages the translation covers */
-    uint64_t phys_lo;    /* physical address of page lo */
-    bool contiguous;     /* page lo+i is at phys_lo + i pages (else only lo) */
-    uint32_t flags;      /* SHW_GUEST_W, SHW_GLOBAL, SHW_LARGE */
-};
-
 /* The state a window page gets for physical page phys, 0 if it cannot be
  * mapped (MMIO, unassigned, a partial page). */
 static uint32_t page_state(const struct mmu_shadow *s, uint64_t phys, uint32_t flags)
@@ -191,43 +186,119 @@ static uint32_t page_state(const struct mmu_shadow *s, uint64_t phys, uint32_t f
     return 0;
 }
 
-static uint32_t span_state(const struct mmu_shadow *s, const struct xlat_span *sp, uint32_t idx)
+uint32_t mmu_shadow_span_state(const struct mmu_shadow *s, const struct mmu_shadow_span *sp,
+                               uint32_t idx)
 {
     return page_state(s, sp->phys_lo + (uint64_t)(idx - sp->lo) * MMU_PAGE_SIZE, sp->flags);
 }
 
-/* Grows [first, first+n) over unmapped neighbours that one mmap can map
- * along with it. */
+/* Whether window page idx maps, or is parked on, the file page of st. */
+static bool on_file_page(const struct mmu_shadow_window *w, uint32_t idx, uint32_t st)
+{
+    const uint32_t file = SHW_PPN | SHW_ROM;
+    return (w->state[idx] & (SHW_VALID | SHW_PARKED)) && (w->state[idx] & file) == (st & file);
+}
+
+/* What a run being grown must stay: mappable by one call. When the page
+ * that faulted already sits on its file page (parked, or mapped read-only
+ * before its first write), that call is an mprotect (1 us, and the host
+ * keeps its page-table entry), so only neighbours parked likewise join
+ * it; otherwise any unmapped neighbour that continues the file run does. */
+struct run {
+    uint32_t first, n;
+    uint32_t st_first, st_last; /* states of pages first and first+n-1 */
+    bool in_place;
+};
+
+static bool takes(const struct mmu_shadow_window *w, const struct run *r, uint32_t idx,
+                  uint32_t st, uint32_t want)
+{
+    return (st & SHW_VALID) && st == want && !(w->state[idx] & SHW_VALID) &&
+           (!r->in_place || on_file_page(w, idx, st));
+}
+
+/* Grows the run over neighbours in the span of one translation (paging
+ * off, a large page). */
 static void grow(const struct mmu_shadow *s, const struct mmu_shadow_window *w,
-                 const struct xlat_span *sp, uint32_t *first, uint32_t *n)
+                 const struct mmu_shadow_span *sp, struct run *r)
 {
     if (!sp->contiguous)
         return;
-    uint32_t st = span_state(s, sp, *first);
-    while (*first > sp->lo && !(w->state[*first - 1] & SHW_VALID)) {
-        uint32_t prev = span_state(s, sp, *first - 1);
-        if (!(prev & SHW_VALID) || prev + 1 != st)
+    while (r->first > sp->lo) {
+        uint32_t prev = mmu_shadow_span_state(s, sp, r->first - 1);
+        if (!takes(w, r, r->first - 1, prev, r->st_first - 1))
             break;
-        st = prev;
-        (*first)--;
-        (*n)++;
+        r->st_first = prev;
+        r->first--, r->n++;
     }
-    st = span_state(s, sp, *first + *n - 1);
-    while (*first + *n < sp->hi && !(w->state[*first + *n] & SHW_VALID)) {
-        uint32_t next = span_state(s, sp, *first + *n);
-        if (!(next & SHW_VALID) || next != st + 1)
+    while (r->first + r->n < sp->hi) {
+        uint32_t next = mmu_shadow_span_state(s, sp, r->first + r->n);
+        if (!takes(w, r, r->first + r->n, next, r->st_last + 1))
             break;
-        st = next;
-        (*n)++;
+        r->st_last = next;
+        r->n++;
     }
 }
 
-static void describe(const struct mmu *mmu, uint32_t idx, const struct mmu_xlat *x,
-                     unsigned cpl, struct xlat_span *sp)
+/* Grows a 4 KiB page's run over neighbours in the same page table whose
+ * translations continue it in the file and need no flag write: a peek
+ * finds them only if their accessed flags are set, and gives the state of
+ * a read, writable only with the dirty flag set, so the run's single
+ * protection never lets a write skip the walk that sets D (SDM Vol. 3A
+ * 4.8). The processor may cache such translations at any time (4.10.2.3);
+ * one mmap maps them with the page. At most MAP_AHEAD pages each way. */
+static void map_ahead(struct mmu_shadow *s, const struct mmu_shadow_window *w, struct run *r)
+{
+    uint32_t table = (s->mmu->regs.cr4 & MMU_CR4_PAE) ? 512 : 1024;
+    uint32_t lo = r->first & ~(table - 1), hi = lo + table;
+    struct mmu_shadow_span sp = {0};
+    uint32_t n0 = r->n;
+    for (uint32_t k = 0; k < MAP_AHEAD && r->first > lo; k++) {
+        uint32_t prev = mmu_shadow_peek_state(s, w, r->first - 1, &sp);
+        if (!takes(w, r, r->first - 1, prev, r->st_first - 1))
+            break;
+        r->st_first = prev;
+        r->first--, r->n++;
+    }
+    for (uint32_t k = 0; k < MAP_AHEAD && r->first + r->n < hi; k++) {
+        uint32_t next = mmu_shadow_peek_state(s, w, r->first + r->n, &sp);
+        if (!takes(w, r, r->first + r->n, next, r->st_last + 1))
+            break;
+        r->st_last = next;
+        r->n++;
+    }
+    s->stats.prefetched += r->n - n0;
+}
+
+uint32_t mmu_shadow_peek_state(struct mmu_shadow *s, const struct mmu_shadow_window *w,
+                               uint32_t idx, struct mmu_shadow_span *sp)
+{
+    if (sp->contiguous && idx >= sp->lo && idx < sp->hi)
+        return mmu_shadow_span_state(s, sp, idx);
+    sp->hi = 0;
+    unsigned cpl = w == &s->win[1] ? 3 : 0;
+    struct mmu_walk walk;
+    uint32_t lin = idx == SHW_MIRROR ? 0 : idx << 12;
+    if (mmu_walk_peek(s->mmu, lin, mmu_acc(cpl, MMU_ACC_READ), &walk) != MMU_OK)
+        return 0;
+    struct mmu_xlat x = {
+        .phys = walk.phys,
+        .allowed = walk.allowed,
+        .page_size = (walk.flags & MMU_TLBF_4M)   ? 4u << 20
+                     : (walk.flags & MMU_TLBF_2M) ? 2u << 20
+                                                  : MMU_PAGE_SIZE,
+        .global = (walk.flags & MMU_TLBF_GLOBAL) != 0,
+    };
+    mmu_shadow_describe(s->mmu, idx, &x, cpl, sp);
+    return mmu_shadow_span_state(s, sp, idx);
+}
+
+void mmu_shadow_describe(const struct mmu *mmu, uint32_t idx, const struct mmu_xlat *x,
+                         unsigned cpl, struct mmu_shadow_span *sp)
 {
     uint64_t phys_page = x->phys & ~(uint64_t)0xFFF;
     bool paging = mmu->regs.cr0 & MMU_CR0_PG;
-    *sp = (struct xlat_span){.lo = idx, .hi = idx + 1, .phys_lo = phys_page};
+    *sp = (struct mmu_shadow_span){.lo = idx, .hi = idx + 1, .phys_lo = phys_page};
     if (x->allowed & MMU_CLASS(mmu_acc(cpl, MMU_ACC_WRITE)))
         sp->flags |= SHW_GUEST_W;
     /* With paging off nothing but PG and A20 changes, which flush all. */
@@ -252,13 +323,12 @@ static enum mmu_shadow_result map_fault(struct mmu_shadow *s, struct mmu_shadow_
                                         uint32_t idx, const struct mmu_xlat *x, unsigned cpl,
                                         struct mmu_shadow_fault *out)
 {
-    struct xlat_span sp;
+    struct mmu_shadow_span sp;
     bool was_valid = w->state[idx] & SHW_VALID;
     for (int attempt = 0; attempt < 2; attempt++) {
         mmu_shadow_make_room(s, w);
-        describe(s->mmu, idx, x, cpl, &sp);
-        uint32_t first = idx, n = 1;
-        uint32_t st = span_state(s, &sp, idx);
+        mmu_shadow_describe(s->mmu, idx, x, cpl, &sp);
+        uint32_t st = mmu_shadow_span_state(s, &sp, idx);
         if (!(st & SHW_VALID)) {
             /* A ROM loaded after mmu_shadow_init has no copy to map from:
              * its reads are emulated like its writes. */
@@ -269,8 +339,11 @@ static enum mmu_shadow_result map_fault(struct mmu_shadow *s, struct mmu_shadow_
             out->fault.paddr = x->phys;
             return MMU_SHADOW_BAD_PHYS;
         }
-        grow(s, w, &sp, &first, &n);
-        int e = mmu_shadow_map(s, w, first, n, span_state(s, &sp, first));
+        struct run r = {idx, 1, st, st, on_file_page(w, idx, st)};
+        grow(s, w, &sp, &r);
+        if (!sp.contiguous && idx != SHW_MIRROR && (s->mmu->regs.cr0 & MMU_CR0_PG))
+            map_ahead(s, w, &r);
+        int e = mmu_shadow_map(s, w, r.first, r.n, r.st_first);
         if (e == 0) {
             if (was_valid)
                 s->stats.dirty_upgrades++;

@@ -13,6 +13,16 @@
  * one VMA, unmapping them leaves none). So a window holds one VMA plus one
  * per "cut", a pair of neighbouring pages that cannot merge; a change to
  * pages [first, first+n) only changes the cuts from first-1 to first+n.
+ * A parked page (a file page left mapped with PROT_NONE) merges like any
+ * file mapping: with parked neighbours on the next file page.
+ *
+ * Why park instead of unmapping: on this host (a nested VM) replacing a
+ * populated page with the anonymous reservation costs 3-5 us, an
+ * mprotect to PROT_NONE 1-1.5 us, and when the guest comes back to the
+ * same page (a #PF handler fixing its PTE, an INVLPG of a PTE that did not
+ * move) an mprotect back costs 1 us and keeps the host's page-table entry,
+ * where a new mmap costs 2-4 us plus a 1.2-1.5 us host fault on the first
+ * touch (docs/shadow-status.md).
  *
  * Everything here runs in the SIGSEGV handler too: only mmap, mprotect
  * and madvise, no allocation. */
@@ -31,9 +41,10 @@ static uint32_t state_at(const struct mmu_shadow_window *w, uint64_t idx)
 
 static bool joins(uint32_t a, uint32_t b)
 {
-    if (!(a & SHW_VALID) || !(b & SHW_VALID))
-        return !(a & SHW_VALID) && !(b & SHW_VALID);
-    return ((a ^ b) & (SHW_WRITE | SHW_ROM)) == 0 && (b & SHW_PPN) == (a & SHW_PPN) + 1;
+    const uint32_t file = SHW_VALID | SHW_PARKED;
+    if (!(a & file) || !(b & file))
+        return !(a & file) && !(b & file);
+    return ((a ^ b) & (file | SHW_WRITE | SHW_ROM)) == 0 && (b & SHW_PPN) == (a & SHW_PPN) + 1;
 }
 
 /* Cuts between neighbours among pages first-1 .. first+n. */
@@ -88,6 +99,20 @@ static void rmap_remove(struct mmu_shadow *s, struct mmu_shadow_window *w, uint3
 
 /* ---- mapping and unmapping ---- */
 
+/* Whether [first, first+n) maps, or is parked on, the file pages state,
+ * state+1, ...: then only the protection changes. */
+static bool on_file_pages(const struct mmu_shadow_window *w, uint32_t first, uint32_t n,
+                          uint32_t state)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t st = w->state[first + i];
+        if (!(st & (SHW_VALID | SHW_PARKED)) || ((st ^ state) & SHW_ROM) ||
+            (st & SHW_PPN) != ((state + i) & SHW_PPN))
+            return false;
+    }
+    return true;
+}
+
 int mmu_shadow_map(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32_t first,
                    uint32_t n, uint32_t state)
 {
@@ -96,19 +121,31 @@ int mmu_shadow_map(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32_t f
     int fd = (state & SHW_ROM) ? s->rom_fd : s->ram_fd;
     off_t off = (off_t)(state & SHW_PPN) * MMU_PAGE_SIZE;
     uint32_t before = cuts(w, first, n);
-    if (mmap(page_addr(w, first), (size_t)n * MMU_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, fd,
-             off) == MAP_FAILED)
-        return errno;
+    size_t len = (size_t)n * MMU_PAGE_SIZE;
+    bool covered = true;
+    for (uint32_t i = 0; i < n && covered; i++)
+        covered = w->state[first + i] & SHW_INRUN;
+    if (on_file_pages(w, first, n, state)) {
+        if (mprotect(page_addr(w, first), len, prot) != 0)
+            return errno;
+        s->stats.unparks++;
+    } else {
+        if (mmap(page_addr(w, first), len, prot, MAP_SHARED | MAP_FIXED, fd, off) == MAP_FAILED)
+            return errno;
+        s->stats.mmaps++;
+    }
     for (uint32_t i = 0; i < n; i++) {
         rmap_remove(s, w, first + i);
-        w->state[first + i] = state + i;
+        w->state[first + i] = (state + i) | SHW_INRUN;
         rmap_insert(s, w, first + i);
     }
     account(w, before, cuts(w, first, n));
     if (state & SHW_LARGE)
         w->has_large = true;
-    w->runs[w->nruns++] = (struct mmu_shadow_run){first, n};
-    s->stats.mmaps++;
+    /* Pages mapped again (a dirty upgrade, a parked page, a refresh) must
+     * not pile up runs: flushes walk them all. */
+    if (!covered)
+        w->runs[w->nruns++] = (struct mmu_shadow_run){first, n};
     s->stats.pages_mapped += n;
     return 0;
 }
@@ -128,6 +165,33 @@ static void unmap_span(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32
     s->stats.unmapped_runs++;
 }
 
+static uint32_t total_units(const struct mmu_shadow *s)
+{
+    return s->win[0].vma_units + s->win[1].vma_units;
+}
+
+/* [first, first+n) is all VALID: one mprotect leaves the file pages there,
+ * inaccessible. Parked pages keep VMAs, so past half the budget the pages
+ * are unmapped instead, and so they are if mprotect fails (it can need a
+ * VMA to split; replacing with the reservation merges instead). */
+static void park_span(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32_t first,
+                      uint32_t n)
+{
+    if (total_units(s) + 2 > s->vma_budget / 2 ||
+        mprotect(page_addr(w, first), (size_t)n * MMU_PAGE_SIZE, PROT_NONE) != 0) {
+        unmap_span(s, w, first, n);
+        return;
+    }
+    uint32_t before = cuts(w, first, n);
+    for (uint32_t i = 0; i < n; i++) {
+        rmap_remove(s, w, first + i);
+        w->state[first + i] =
+            (w->state[first + i] & (SHW_PPN | SHW_ROM | SHW_INRUN)) | SHW_PARKED;
+    }
+    account(w, before, cuts(w, first, n));
+    s->stats.parked_runs++;
+}
+
 void mmu_shadow_unmap(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32_t first,
                       uint32_t n)
 {
@@ -140,11 +204,11 @@ void mmu_shadow_unmap(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32_
         uint32_t j = i + 1;
         while (j < end && (w->state[j] & SHW_VALID))
             j++;
-        unmap_span(s, w, i, j - i);
+        park_span(s, w, i, j - i);
         i = j;
     }
     if (first == 0 && n > 0 && (w->state[SHW_MIRROR] & SHW_VALID))
-        unmap_span(s, w, SHW_MIRROR, 1);
+        park_span(s, w, SHW_MIRROR, 1);
 }
 
 /* Changes the protection of one mapped page (code marks). */
@@ -185,31 +249,28 @@ int mmu_shadow_wipe(struct mmu_shadow *s, struct mmu_shadow_window *w)
     return 0;
 }
 
-/* Drops runs with nothing mapped any more. */
-static void compact_runs(struct mmu_shadow_window *w)
+void mmu_shadow_compact_runs(struct mmu_shadow_window *w)
 {
     uint32_t kept = 0;
     for (uint32_t r = 0; r < w->nruns; r++) {
         struct mmu_shadow_run run = w->runs[r];
-        for (uint32_t i = 0; i < run.npages; i++) {
-            if (w->state[run.page + i] & SHW_VALID) {
-                w->runs[kept++] = run;
-                break;
-            }
+        bool valid = false;
+        for (uint32_t i = 0; i < run.npages && !valid; i++)
+            valid = w->state[run.page + i] & SHW_VALID;
+        if (valid) {
+            w->runs[kept++] = run;
+            continue;
         }
+        for (uint32_t i = 0; i < run.npages; i++)
+            w->state[run.page + i] &= ~SHW_INRUN;
     }
     w->nruns = kept;
-}
-
-static uint32_t total_units(const struct mmu_shadow *s)
-{
-    return s->win[0].vma_units + s->win[1].vma_units;
 }
 
 void mmu_shadow_make_room(struct mmu_shadow *s, struct mmu_shadow_window *w)
 {
     if (w->nruns >= s->run_cap)
-        compact_runs(w);
+        mmu_shadow_compact_runs(w);
     if (w->nruns >= s->run_cap) {
         s->stats.budget_wipes++;
         mmu_shadow_wipe(s, w);
@@ -223,63 +284,6 @@ void mmu_shadow_make_room(struct mmu_shadow *s, struct mmu_shadow_window *w)
     if (total_units(s) + 2 > s->vma_budget) {
         s->stats.budget_wipes++;
         mmu_shadow_wipe(s, w);
-    }
-}
-
-/* ---- flushes (SDM Vol. 3A 4.10.4.1) ---- */
-
-static void drop_nonglobal(struct mmu_shadow *s, struct mmu_shadow_window *w)
-{
-    for (uint32_t r = 0; r < w->nruns; r++) {
-        struct mmu_shadow_run run = w->runs[r];
-        uint32_t i = run.page, end = run.page + run.npages;
-        while (i < end) {
-            uint32_t st = w->state[i];
-            if (!(st & SHW_VALID) || (st & SHW_GLOBAL)) {
-                i++;
-                continue;
-            }
-            uint32_t j = i + 1;
-            while (j < end && (w->state[j] & (SHW_VALID | SHW_GLOBAL)) == SHW_VALID)
-                j++;
-            mmu_shadow_unmap(s, w, i, j - i);
-            i = j;
-        }
-    }
-    compact_runs(w);
-}
-
-/* INVLPG drops the translation of the whole page holding lin, whatever its
- * size; pieces of any large page in the surrounding 4 MiB go too (dropping
- * more than asked is always allowed). */
-static void drop_page(struct mmu_shadow *s, struct mmu_shadow_window *w, uint32_t lin)
-{
-    uint32_t idx = lin >> 12;
-    mmu_shadow_unmap(s, w, idx, 1);
-    if (!w->has_large)
-        return;
-    uint32_t first = idx & ~1023u;
-    for (uint32_t i = first; i < first + 1024; i++) {
-        if ((w->state[i] & (SHW_VALID | SHW_LARGE)) == (SHW_VALID | SHW_LARGE))
-            mmu_shadow_unmap(s, w, i, 1);
-    }
-}
-
-void mmu_shadow_flushed(struct mmu_shadow *s, enum mmu_flush scope, uint32_t lin)
-{
-    for (unsigned k = 0; k < 2; k++) {
-        struct mmu_shadow_window *w = &s->win[k];
-        switch (scope) {
-        case MMU_FLUSH_ALL:
-            mmu_shadow_wipe(s, w);
-            break;
-        case MMU_FLUSH_NONGLOBAL:
-            drop_nonglobal(s, w);
-            break;
-        case MMU_FLUSH_PAGE:
-            drop_page(s, w, lin);
-            break;
-        }
     }
 }
 

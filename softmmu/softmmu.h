@@ -317,16 +317,26 @@ void mmu_report_bad_phys(struct mmu *mmu, const struct mmu_fault *fault);
  *   PROT_NONE and is never guest-reachable (accesses are at most 16 bytes
  *   past 4 GiB).
  *
+ * - Ahead of a fault: neighbours of a 4 KiB page in its page table that
+ *   continue it in physical memory are mapped with it by the same mmap when
+ *   their translations need no flag write (A set; writable only with D
+ *   set), up to 16 pages each way (shadow.c map_ahead).
+ *
  * Flushes follow TLB semantics (SDM 4.10.4.1): the mmu tells an attached
- * shadow of every flush it makes. CR3 loads drop non-global mappings,
- * INVLPG drops the page (the whole large page if it was one), full
- * flushes (CR0.PG/WP, CR4.PSE/PGE/PAE, EFER.NXE, A20, mmu_flush) wipe
- * both windows with one mmap each. The shadow keeps one window pair, not a
- * cache keyed by CR3: without write-protecting the guest's page tables, a
- * cached address space could hold translations the guest changed while it
- * was not current (legal, since its CR3 load flushes them), so a CR3 load
- * costs one mmap(PROT_NONE) per non-global mapped run (~1.3 us each) and
- * a re-fault (~3 us) per page touched again.
+ * shadow of every flush it makes. A CR3 load checks the non-global
+ * mappings, an INVLPG the page's, against the paging structures with a
+ * walk that writes nothing: a translation that is the same, with its
+ * flags set, stays; one that changed but needs no flag write is mapped at
+ * once (up to 16 per flush); the rest are dropped, the accessed and dirty
+ * flags left to the access (shadow_flush.c says why this is what a TLB may
+ * do). Large pages are dropped whole by INVLPG. Full flushes (CR0.PG/WP,
+ * CR4.PSE/PGE/PAE, EFER.NXE, A20, mmu_flush) wipe both windows with one
+ * mmap each. A dropped page is parked: left mapped PROT_NONE by one
+ * mprotect per run, so that mapping the same page again is one mprotect
+ * too. The shadow keeps one window pair, not a cache keyed by CR3: without
+ * write-protecting the guest's page tables, a cached address space could
+ * hold translations the guest changed while it was not current (legal,
+ * since its CR3 load flushes them).
  *
  * VMAs: every mapping may split the reservation (two VMAs per scattered
  * page, vm.max_map_count is 65530 here). The shadow keeps the exact count
@@ -379,7 +389,12 @@ struct mmu_shadow_fault {
     X(guest_faults, "guest #PF")                                                       \
     X(smc, "SMC faults")                                                               \
     X(mmio, "MMIO faults")                                                             \
-    X(unmapped_runs, "runs unmapped by flushes")                                       \
+    X(unmapped_runs, "runs unmapped")                                                  \
+    X(parked_runs, "runs parked (PROT_NONE)")                                          \
+    X(unparks, "remaps of parked pages by mprotect")                                   \
+    X(flush_kept, "mappings kept by flushes (same translation)")                       \
+    X(flush_refreshed, "mappings refreshed by flushes")                                \
+    X(prefetched, "pages mapped ahead of a fault")                                     \
     X(code_protects, "code-page write protects")                                       \
     X(wipes, "window wipes")                                                           \
     X(budget_wipes, "wipes for the VMA budget")

@@ -23,6 +23,19 @@ struct mmu_walk {
  * lies in unassigned memory. */
 enum mmu_result mmu_walk(struct mmu *mmu, uint32_t lin, unsigned acc, struct mmu_walk *w,
                          struct mmu_fault *fault);
+/* walk.c: the translation a walk for acc would make now, if that walk
+ * would write nothing (every accessed flag it passes already 1, and the
+ * dirty flag for a write) and find every paging structure in RAM or ROM;
+ * MMU_FAULT otherwise (no fault to deliver, no counter moves). The shadow
+ * windows use it to map translations ahead of the access: a processor may
+ * cache any translation at any time, speculatively (SDM Vol. 3A
+ * 4.10.2.3), and one that needs no flag write leaves no trace in memory. */
+enum mmu_result mmu_walk_peek(struct mmu *mmu, uint32_t lin, unsigned acc, struct mmu_walk *w);
+/* An access bit private to walk.c: the walk of mmu_walk_peek. */
+#define MMU_ACC_PEEK 8u
+_Static_assert((MMU_ACC_PEEK & (MMU_ACC_WRITE | MMU_ACC_EXEC | MMU_ACC_USER)) == 0,
+               "the peek bit is not an access kind");
+
 /* walk.c: reads the four PDPTEs at cr3 into pdpte; MMU_FAULT with #GP(0)
  * if a present one sets a reserved bit. */
 enum mmu_result mmu_load_pdptes(struct mmu *mmu, uint32_t cr3, uint64_t pdpte[4],

@@ -16,7 +16,10 @@
  * flags alone. This is what QEMU's target/i386 mmu_translate does (A set
  * on each non-leaf level as it is passed, A/D on the leaf after the
  * permission checks) and what Linux relies on. D is set only by writes, in
- * the leaf (a PTE, or a PDE with PS=1). */
+ * the leaf (a PTE, or a PDE with PS=1).
+ *
+ * A peek (mmu_walk_peek) is the same walk with every write refused: it
+ * fails where the real one would set a flag or read MMIO. */
 #include "softmmu/softmmu_internal.h"
 
 /* Paging-structure entry bits (SDM Vol. 3A Tables 4-4 to 4-11). */
@@ -53,6 +56,8 @@ _Static_assert(PDPTE_RSVD == 0xFFFFFFF0000001E6ull, "M=36 PDPTE reserved bits");
 static enum mmu_result page_fault(struct mmu *mmu, uint32_t lin, unsigned acc, uint32_t ec,
                                   struct mmu_fault *fault)
 {
+    if (acc & MMU_ACC_PEEK)
+        return MMU_FAULT; /* nothing to deliver: the peek just fails */
     if (acc & MMU_ACC_WRITE)
         ec |= MMU_PF_W;
     if (acc & MMU_ACC_USER)
@@ -65,20 +70,33 @@ static enum mmu_result page_fault(struct mmu *mmu, uint32_t lin, unsigned acc, u
     return MMU_FAULT;
 }
 
-static enum mmu_result read_entry(struct mmu *mmu, uint64_t addr, unsigned size, uint64_t *val,
-                                  struct mmu_fault *fault)
+/* A peek reads entries from RAM or ROM only: an MMIO read could have a
+ * device side effect. */
+static enum mmu_result read_entry(struct mmu *mmu, unsigned acc, uint64_t addr, unsigned size,
+                                  uint64_t *val, struct mmu_fault *fault)
 {
     *val = 0;
+    if (acc & MMU_ACC_PEEK) {
+        uint8_t *host;
+        uint64_t run;
+        enum mach_phys_kind kind = mach_phys_lookup(mmu->m, addr, &host, &run);
+        if ((kind != MACH_PHYS_RAM && kind != MACH_PHYS_ROM) || run < size)
+            return MMU_FAULT;
+        memcpy(val, host, size);
+        return MMU_OK;
+    }
     return mmu_phys_rw(mmu, addr, val, size, false, fault);
 }
 
 /* Sets A (and D) in an entry read from addr. Only the low dword holds
  * them, so only it is written back. */
-static enum mmu_result set_flags(struct mmu *mmu, uint64_t addr, uint64_t *entry, uint64_t flags,
-                                 struct mmu_fault *fault)
+static enum mmu_result set_flags(struct mmu *mmu, unsigned acc, uint64_t addr, uint64_t *entry,
+                                 uint64_t flags, struct mmu_fault *fault)
 {
     if ((*entry & flags) == flags)
         return MMU_OK;
+    if (acc & MMU_ACC_PEEK)
+        return MMU_FAULT; /* a peek writes nothing */
     *entry |= flags;
     uint32_t lo = (uint32_t)*entry;
     return mmu_phys_rw(mmu, addr, &lo, 4, true, fault);
@@ -121,10 +139,10 @@ static enum mmu_result finish(struct mmu *mmu, uint32_t lin, unsigned acc, struc
 {
     bool nx = mmu->regs.nxe && (mmu->regs.cr4 & MMU_CR4_PAE) && (l->any & PTE_XD);
     uint8_t allowed = rights(mmu, l->all & PTE_US, l->all & PTE_RW, nx);
-    if (!(allowed & MMU_CLASS(acc)))
+    if (!(allowed & MMU_CLASS(acc & ~MMU_ACC_PEEK)))
         return page_fault(mmu, lin, acc, MMU_PF_P, fault);
     uint64_t flags = PTE_A | ((acc & MMU_ACC_WRITE) ? PTE_D : 0);
-    enum mmu_result r = set_flags(mmu, l->addr, &l->entry, flags, fault);
+    enum mmu_result r = set_flags(mmu, acc, l->addr, &l->entry, flags, fault);
     if (r != MMU_OK)
         return r;
     /* A read leaves D clear, so a later write must walk again to set it. */
@@ -144,7 +162,7 @@ static enum mmu_result walk32(struct mmu *mmu, uint32_t lin, unsigned acc, struc
     struct leaf l = {0};
     uint64_t pde_addr = ((mmu->regs.cr3 & MMU_PAGE_MASK) | ((lin >> 20) & 0xFFC)) & mmu->a20_mask;
     uint64_t pde;
-    enum mmu_result r = read_entry(mmu, pde_addr, 4, &pde, fault);
+    enum mmu_result r = read_entry(mmu, acc, pde_addr, 4, &pde, fault);
     if (r != MMU_OK)
         return r;
     if (!(pde & PTE_P))
@@ -157,11 +175,11 @@ static enum mmu_result walk32(struct mmu *mmu, uint32_t lin, unsigned acc, struc
                           (hi << 32) | (pde & PSE_ADDR_LO) | (lin & 0x3FF000), MMU_TLBF_4M};
         return finish(mmu, lin, acc, &l, w, fault);
     }
-    if ((r = set_flags(mmu, pde_addr, &pde, PTE_A, fault)) != MMU_OK)
+    if ((r = set_flags(mmu, acc, pde_addr, &pde, PTE_A, fault)) != MMU_OK)
         return r;
     uint64_t pte_addr = ((pde & MMU_PAGE_MASK) | ((lin >> 10) & 0xFFC)) & mmu->a20_mask;
     uint64_t pte;
-    if ((r = read_entry(mmu, pte_addr, 4, &pte, fault)) != MMU_OK)
+    if ((r = read_entry(mmu, acc, pte_addr, 4, &pte, fault)) != MMU_OK)
         return r;
     if (!(pte & PTE_P))
         return page_fault(mmu, lin, acc, 0, fault);
@@ -178,7 +196,7 @@ static enum mmu_result walk_pae(struct mmu *mmu, uint32_t lin, unsigned acc, str
         return page_fault(mmu, lin, acc, 0, fault);
     uint64_t pde_addr = ((pdpte & PAE_ADDR) | ((lin >> 18) & 0xFF8)) & mmu->a20_mask;
     uint64_t pde;
-    enum mmu_result r = read_entry(mmu, pde_addr, 8, &pde, fault);
+    enum mmu_result r = read_entry(mmu, acc, pde_addr, 8, &pde, fault);
     if (r != MMU_OK)
         return r;
     if (!(pde & PTE_P))
@@ -192,11 +210,11 @@ static enum mmu_result walk_pae(struct mmu *mmu, uint32_t lin, unsigned acc, str
                           (pde & PAE_ADDR & ~0x1FFFFFull) | (lin & 0x1FF000), MMU_TLBF_2M};
         return finish(mmu, lin, acc, &l, w, fault);
     }
-    if ((r = set_flags(mmu, pde_addr, &pde, PTE_A, fault)) != MMU_OK)
+    if ((r = set_flags(mmu, acc, pde_addr, &pde, PTE_A, fault)) != MMU_OK)
         return r;
     uint64_t pte_addr = ((pde & PAE_ADDR) | ((lin >> 9) & 0xFF8)) & mmu->a20_mask;
     uint64_t pte;
-    if ((r = read_entry(mmu, pte_addr, 8, &pte, fault)) != MMU_OK)
+    if ((r = read_entry(mmu, acc, pte_addr, 8, &pte, fault)) != MMU_OK)
         return r;
     if (!(pte & PTE_P))
         return page_fault(mmu, lin, acc, 0, fault);
@@ -219,6 +237,16 @@ enum mmu_result mmu_walk(struct mmu *mmu, uint32_t lin, unsigned acc, struct mmu
     if (mmu->regs.cr4 & MMU_CR4_PAE)
         return walk_pae(mmu, lin, acc, w, fault);
     return walk32(mmu, lin, acc, w, fault);
+}
+
+enum mmu_result mmu_walk_peek(struct mmu *mmu, uint32_t lin, unsigned acc, struct mmu_walk *w)
+{
+    struct mmu_fault unused;
+    if (!(mmu->regs.cr0 & MMU_CR0_PG))
+        return mmu_walk(mmu, lin, acc, w, &unused);
+    if (mmu->regs.cr4 & MMU_CR4_PAE)
+        return walk_pae(mmu, lin, acc | MMU_ACC_PEEK, w, &unused);
+    return walk32(mmu, lin, acc | MMU_ACC_PEEK, w, &unused);
 }
 
 enum mmu_result mmu_load_pdptes(struct mmu *mmu, uint32_t cr3, uint64_t pdpte[4],

@@ -137,7 +137,7 @@ bool bt_seg_flat(uint32_t mode, unsigned seg)
     return seg < 6 && (mode >> (BT_MODE_FLAT_SHIFT + seg)) & 1;
 }
 
-/* r9d <- the 32-bit value of operand op (register or flat memory). */
+/* r9d <- the 32-bit value of operand op (register, flat or based memory). */
 bool bt_load_r9(struct bt_asm *a, const struct dec_op *op, uint32_t mode)
 {
     if (op->kind == DEC_OP_REG && op->reg.cls == DEC_RC_GPR && op->size == 32) {
@@ -148,7 +148,7 @@ bool bt_load_r9(struct bt_asm *a, const struct dec_op *op, uint32_t mode)
         bt_mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, &op->mem, true);
         return true;
     }
-    return false;
+    return bt_seg_load_r9(a, op, mode);
 }
 
 /* The indirect target is in r9d (upper half zero): probes the inline
@@ -159,18 +159,17 @@ bool bt_load_r9(struct bt_asm *a, const struct dec_op *op, uint32_t mode)
  * returns status in CF): LAHF/SETO keep them in AX (guest EAX in r12),
  * ADD AL, 7Fh (OF) and SAHF put them back (SDM Vol. 2A LAHF, Vol. 2B
  * SAHF); DF is not touched. */
-void bt_jmp_ind_lookup(struct bt_asm *a, uint32_t mode)
+void bt_jmp_ind_lookup(struct bt_asm *a)
 {
-    const uint8_t head[] = {
+    static const uint8_t head[] = {
         0x49, 0x89, 0xC4,                         /* mov r12, rax */
         0x9F, 0x0F, 0x90, 0xC0,                   /* lahf; seto al */
         0x45, 0x89, 0xCB,                         /* mov r11d, r9d */
         0x41, 0xC1, 0xE3, 0x04,                   /* shl r11d, 4 */
         0x41, 0x81, 0xE3,                         /* and r11d, imm32: tc_ic_index << 4 */
         ((1u << TC_IC_BITS) - 1) << 4 & 0xFF, ((1u << TC_IC_BITS) - 1) >> 4 & 0xFF, 0, 0,
-        0x49, 0xBA,                               /* mov r10, mode << 32 */
     };
-    const uint8_t tail[] = {
+    static const uint8_t tail[] = {
         0x4D, 0x09, 0xCA,                         /* or r10, r9: the key */
         0x4F, 0x3B, 0x54, 0x1F, BT_RT_IC,         /* cmp r10, [r15+r11+ic] */
         0x75, 0x12,                               /* jne miss */
@@ -185,13 +184,15 @@ void bt_jmp_ind_lookup(struct bt_asm *a, uint32_t mode)
     };
     _Static_assert(TC_IC_BITS == 10, "the AND mask above");
     _Static_assert(BT_RT_IC + 8 < 128, "disp8 offsets");
+    _Static_assert(BT_RT_MODE_KEY < 0x10000, "disp32 below");
     bt_bytes(a, head, sizeof head);
-    uint64_t hi = (uint64_t)mode << 32;
-    memcpy(a->p, &hi, 8);
-    a->p += 8;
+    /* mov r10, [r15 + mode_key]: the mode and the TLB epoch. */
+    bt_bytes(a, (const uint8_t[]){0x4D, 0x8B, 0x97}, 3);
+    bt_d32(a, BT_RT_MODE_KEY);
     bt_bytes(a, tail, sizeof tail);
     bt_rel32_to(a, a->rx_start, a->ind_miss);
 }
+
 
 void bt_jcc32_fix(struct bt_asm *a, size_t at)
 {

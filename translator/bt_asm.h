@@ -37,10 +37,17 @@ void bt_set_eip_imm(struct bt_asm *a, uint32_t eip);
 const struct dec_op *bt_mem_operand(const struct dec_insn *d);
 /* Whether data segment seg (enum hlp_sreg) is flat in a block's mode. */
 bool bt_seg_flat(uint32_t mode, unsigned seg);
-/* r9d <- the 32-bit value of op (a GPR or flat memory); false if not. */
+/* Whether data segment seg is based in a block's mode (bt_emit_seg.c). */
+bool bt_seg_based(uint32_t mode, unsigned seg);
+/* r9d <- the linear address of m through a based segment, flag-free
+ * (r10 scratch); the access is then gs:[r9d] (bt_emit_seg.c). */
+void bt_seg_lin_r9(struct bt_asm *a, const struct dec_mem *m);
+/* r9d <- the 32-bit value of op, memory through a based segment. */
+bool bt_seg_load_r9(struct bt_asm *a, const struct dec_op *op, uint32_t mode);
+/* r9d <- the 32-bit value of op (a GPR, flat or based memory); false if not. */
 bool bt_load_r9(struct bt_asm *a, const struct dec_op *op, uint32_t mode);
 /* The inline indirect lookup of the target in r9d (jumps away). */
-void bt_jmp_ind_lookup(struct bt_asm *a, uint32_t mode);
+void bt_jmp_ind_lookup(struct bt_asm *a);
 /* jcc rel32 with a zero displacement; returns its block offset, which
  * bt_jcc32_fix later points at the write position. */
 size_t bt_jcc32(struct bt_asm *a, uint8_t cc);

@@ -2,24 +2,33 @@
  * guest instruction to a control transfer, an instruction the emitter
  * hands to the interpreter (sensitive, privileged or not rewritten), the
  * end of the guest page or TC_MAX_INSNS instructions. */
-#include "translator/bt_internal.h"
+#include "translator/bt_asm.h"
 
 #include <string.h>
 
-/* Host code of the largest block: every instruction at its largest plus
- * the prologue, the budget check and the stubs. */
-#define BT_MAX_BLOCK_CODE (TC_MAX_INSNS * BT_MAX_INSN_CODE + 512)
+/* Room the end of a block needs: its exit stubs (a cross-page one is an
+ * inline lookup, ~80 bytes), the budget check's exit and the prologue. */
+#define BT_TAIL_ROOM (TC_MAX_EXITS * 96 + 128)
+/* Host code reserved for a block; one_insn ends the block early when an
+ * instruction at its largest might not fit before the tail. */
+#define BT_MAX_BLOCK_CODE (TC_MAX_INSNS * BT_MAX_INSN_CODE / 2 + BT_TAIL_ROOM)
+
+#define LE32(x) (uint8_t)((x) & 0xFF), (uint8_t)((x) >> 8 & 0xFF), (uint8_t)((x) >> 16 & 0xFF), \
+                 (uint8_t)((uint32_t)(x) >> 24)
 
 /* bt_enter(rt = rdi, code = rsi, rflags = rdx): saves the callee-saved
- * registers, loads the guest registers, the block budget (r14) and the
- * inline-lookup hit count (r13) (contract in bt_internal.h) and jumps to
- * the code; keeps rsp 16-byte aligned for
- * later helper calls. */
+ * registers, keeps the dispatcher's rsp (16-byte aligned: helper calls
+ * use it) in rt.host_rsp and runs on the return-address stack from its
+ * sentinel (bt_ras.c), loads the guest registers, the block budget (r14)
+ * and the inline-lookup hit count (r13) (contract in bt_internal.h) and
+ * jumps to the code. */
 static const uint8_t tramp_enter[] = {
     0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx..r15 */
     0x48, 0x83, 0xEC, 0x08,                                     /* sub rsp, 8 */
     0x49, 0x89, 0xFF,                                           /* mov r15, rdi */
     0x49, 0x89, 0xF3,                                           /* mov r11, rsi */
+    0x49, 0x89, 0xA7, LE32(BT_RT_HOST_RSP),                     /* mov [r15+host_rsp], rsp */
+    0x49, 0x8B, 0xA7, LE32(BT_RT_RAS_TOP),                      /* mov rsp, [r15+ras_top] */
     0x52, 0x9D,                                                 /* push rdx; popfq */
     0x41, 0x8B, 0x07,                                           /* mov eax, [r15] */
     0x41, 0x8B, 0x4F, 0x04,                                     /* mov ecx, [r15+4] */
@@ -45,6 +54,7 @@ static const uint8_t tramp_exit_chain[] = {
 };
 static const uint8_t tramp_exit_next[] = {0x41, 0xBA, 0, 0, 0, 0};
 static const uint8_t tramp_exit_common[] = {
+    0x49, 0x8B, 0xA7, LE32(BT_RT_HOST_RSP), /* mov rsp, [r15+host_rsp]: drops the RAS */
     0x4D, 0x89, 0x77, BT_RT_BUDGET,     /* mov [r15+budget], r14 */
     0x4D, 0x89, 0x6F, BT_RT_IC_HITS,    /* mov [r15+ic_hits], r13 */
     0x41, 0x89, 0x07,                   /* mov [r15], eax */
@@ -82,8 +92,13 @@ _Static_assert(BT_RT_LAST_EXIT < 128, "disp8 offsets in the trampolines");
  * and rsp 16-byte aligned (SysV ABI 3.2.1; the CALL into here left it at
  * 8 mod 16), reloads everything from rt, and returns into translated
  * code, or (helper_fn returned 0) leaves for the dispatcher with
- * BT_EXIT_NEXT. r12-r14 are callee-saved in C. */
+ * BT_EXIT_NEXT. r12-r14 are callee-saved in C. The C code runs on the
+ * dispatcher's stack (rt.host_rsp, aligned), the return-address stack
+ * waits in r12: nothing here pushes on it, so only the CALL into here
+ * can meet its guard (bt_ras.c). */
 static const uint8_t tramp_helper_head[] = {
+    0x49, 0x89, 0xE4,                                                 /* mov r12, rsp */
+    0x49, 0x8B, 0xA7, LE32(BT_RT_HOST_RSP),                           /* mov rsp, [r15+host_rsp] */
     0x4D, 0x89, 0x57, BT_RT_LAST_EXIT,                                /* mov [r15+last_exit], r10 */
     0x41, 0x89, 0x07, 0x41, 0x89, 0x4F, 0x04, 0x41, 0x89, 0x57, 0x08, /* mov [r15+0..8], eax..edx */
     0x41, 0x89, 0x5F, 0x0C, 0x45, 0x89, 0x47, 0x10,                   /* ebx, r8d */
@@ -93,7 +108,6 @@ static const uint8_t tramp_helper_head[] = {
     0x9C, 0x41, 0x8F, 0x87, BT_RT_RFLAGS & 0xFF, (BT_RT_RFLAGS >> 8) & 0xFF,
     (BT_RT_RFLAGS >> 16) & 0xFF, 0,                                   /* pushfq; pop [r15+rflags] */
     0xFC,                                                             /* cld */
-    0x48, 0x83, 0xEC, 0x08,                                           /* sub rsp, 8 */
     0x4C, 0x89, 0xFF,                                                 /* mov rdi, r15 */
     0x48, 0xB8,                                                       /* mov rax, helper_fn */
 };
@@ -106,7 +120,7 @@ static const uint8_t tramp_helper_reload[] = {
 };
 static const uint8_t tramp_helper_call[] = {
     0xFF, 0xD0,                                                       /* call rax */
-    0x48, 0x83, 0xC4, 0x08,                                           /* add rsp, 8 */
+    0x4C, 0x89, 0xE4,                                                 /* mov rsp, r12 */
     0x4D, 0x8B, 0x77, BT_RT_BUDGET,                                   /* mov r14, [r15+budget] */
     0x85, 0xC0,                                                       /* test eax, eax */
     0x74, sizeof tramp_helper_reload + 1,                             /* jz leave */
@@ -124,7 +138,8 @@ size_t bt_emit_trampolines(uint8_t *buf, size_t cap, bt_helper_fn helper_fn,
     if (cap < sizeof tramp_enter + sizeof tramp_exit_chain + sizeof tramp_exit_next +
                   sizeof tramp_exit_common + sizeof tramp_ind_miss + 4 +
                   sizeof tramp_helper_head + 8 + sizeof tramp_helper_call +
-                  2 * sizeof tramp_helper_reload + 1 + sizeof tramp_helper_leave + 4)
+                  2 * sizeof tramp_helper_reload + 1 + sizeof tramp_helper_leave + 4 +
+                  BT_MAX_INSN_CODE)
         return 0;
     memcpy(buf, tramp_enter, sizeof tramp_enter);
     n += sizeof tramp_enter;
@@ -160,7 +175,17 @@ size_t bt_emit_trampolines(uint8_t *buf, size_t cap, bt_helper_fn helper_fn,
     n += sizeof tramp_helper_leave;
     rel = (int32_t)out->exit_common - (int32_t)(n + 4);
     memcpy(buf + n, &rel, 4);
-    return n + 4;
+    n += 4;
+    /* The sentinel: a guest RET with no host return address of ours
+     * left lands here; it puts itself back (its slot is never written)
+     * and looks the target (r9d) up like any indirect branch. The
+     * buffer is copied as is, so buf stands for its RX address. */
+    out->ras_sentinel = n;
+    struct bt_asm a = {.p = buf + n, .start = buf, .end = buf + cap, .rx_start = buf,
+                       .ind_miss = buf + out->ind_miss};
+    bt_bytes(&a, (const uint8_t[]){0x48, 0x8D, 0x64, 0x24, 0xF8}, 5); /* lea rsp, [rsp-8] */
+    bt_jmp_ind_lookup(&a);
+    return (size_t)(a.p - buf);
 }
 
 static uint32_t handoff_reason(const struct dec_insn *d, bool ok)
@@ -201,15 +226,19 @@ static int kills_flags(const struct dec_insn *d)
     }
 }
 
+bool bt_helper_call_fits(const struct dec_insn *d)
+{
+    return d->cf == DEC_CF_NONE && d->mnemonic != ZYDIS_MNEMONIC_HLT;
+}
+
 /* Whether the instruction the emitter did not translate may run through
- * a helper call in the middle of the block: it falls through (no
- * control transfer, not HLT), and the block is not on a hash-check page,
+ * a helper call in the middle of the block: it falls through
+ * (bt_helper_call_fits), and the block is not on a hash-check page,
  * whose blocks must end after every write (bt_obs.h). */
 static bool helper_call_ok(const struct tc_block *b, const struct dec_insn *d,
                            enum dec_status st)
 {
-    return st == DEC_OK && d->cf == DEC_CF_NONE && d->mnemonic != ZYDIS_MNEMONIC_HLT &&
-           !(b->flags & BT_BLOCK_HASHCHECK);
+    return st == DEC_OK && bt_helper_call_fits(d) && !(b->flags & BT_BLOCK_HASHCHECK);
 }
 
 /* lea r14, [r14 - m]: m, a segment's instruction count, patched in at
@@ -275,6 +304,7 @@ static void check_here(struct build *k, enum bt_budget_kind kind)
  * that exit's stub. */
 static void fall_through(struct build *k)
 {
+    bt_x87_flush(&k->a); /* an x87 group ends with the block */
     check_here(k, BT_BUDGET_LAST);
     k->ex.target[k->ex.n] = k->eip + k->off;
     k->ex.fixup[k->ex.n++] = 0;
@@ -323,13 +353,17 @@ static bool one_insn(struct build *k, const uint8_t *host, uint32_t avail)
     struct dec_insn d;
     ZydisDecodedInstruction zi;
     ZydisDecodedOperand zops[ZYDIS_MAX_OPERAND_COUNT];
-    if (k->n + k->calls == TC_MAX_INSNS || k->off >= avail) {
+    if (k->n + k->calls == TC_MAX_INSNS || k->off >= avail ||
+        k->a.end - k->a.p < BT_MAX_INSN_CODE + BT_TAIL_ROOM) {
         fall_through(k);
         return false;
     }
     enum dec_status st = dec_decode_zydis(&k->bt->cpu->dec, DEC_MODE_32, host + k->off,
                                           avail - k->off, &d, &zi, zops);
-    bool last = st != DEC_OK || (d.cls != DEC_CLASS_INNOCUOUS && d.cls != DEC_CLASS_STRING);
+    if (st != DEC_OK || !bt_x87_continues(&d, k->mode))
+        bt_x87_flush(&k->a); /* before the code of what may leave (bt_x87.h) */
+    bool last = st != DEC_OK || (d.cls != DEC_CLASS_INNOCUOUS && d.cls != DEC_CLASS_STRING &&
+                                 !bt_flags_inline(&d, k->mode));
     if (last)
         check_here(k, BT_BUDGET_LAST);
     else if ((int)(k->n + k->calls) == k->check_at && kills_flags(&d))

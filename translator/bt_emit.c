@@ -172,6 +172,26 @@ static void add_exit(struct bt_exits *ex, uint32_t target, uint32_t fixup)
     ex->n++;
 }
 
+/* Where a host RET of a guest RET lands: the code after the host CALL
+ * of a guest CALL whose return address was next (bt_ras.c). r9d is the
+ * address the guest RET popped: equal, on to next's block (a direct
+ * exit, chained); else the inline lookup of r9d. Flag-free: the
+ * difference goes through ECX (guest ECX waits in r11) to JRCXZ. */
+static void emit_return_check(struct bt_asm *a, uint32_t next, struct bt_exits *ex)
+{
+    bt_bytes(a, (const uint8_t[]){0x49, 0x89, 0xCB}, 3);  /* mov r11, rcx */
+    bt_bytes(a, (const uint8_t[]){0x41, 0x8D, 0x89}, 3);  /* lea ecx, [r9 - next] */
+    bt_d32(a, (uint32_t)-next);
+    bt_bytes(a, (const uint8_t[]){0xE3, 0}, 2);           /* jrcxz same */
+    size_t to_same = (size_t)(a->p - a->start) - 1;
+    bt_bytes(a, (const uint8_t[]){0x4C, 0x89, 0xD9}, 3);  /* mov rcx, r11 */
+    bt_jmp_ind_lookup(a);
+    a->start[to_same] = (uint8_t)((size_t)(a->p - a->start) - (to_same + 1));
+    bt_bytes(a, (const uint8_t[]){0x4C, 0x89, 0xD9, 0xE9}, 4); /* same: mov rcx, r11; jmp next */
+    add_exit(ex, next, (uint32_t)(a->p - a->start));
+    bt_d32(a, 0);
+}
+
 static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn *d, uint32_t eip,
                                         uint32_t mode, struct bt_exits *ex)
 {
@@ -199,26 +219,37 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
         bt_mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, bt_stack_at(&m, -4), true);
         bt_d32(a, next);
         bt_add_esp(a, -4);
-        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), 0);
+        bt_b1(a, 0xE8); /* call the callee's exit: chained, its block */
+        add_exit(ex, dec_rel_target(d, &d->ops[0], eip), (uint32_t)(a->p - a->start));
+        bt_d32(a, 0);
+        emit_return_check(a, next, ex);
         return BT_EMIT_ENDS;
     case DEC_CF_JMP_IND:
-    case DEC_CF_CALL_IND:
+        if (!bt_load_r9(a, &d->ops[0], mode))
+            return BT_EMIT_FALLBACK;
+        bt_jmp_ind_lookup(a);
+        return BT_EMIT_ENDS;
+    case DEC_CF_CALL_IND: {
         /* The target is read with ESP before the push (SDM Vol. 2A CALL). */
         if (!bt_load_r9(a, &d->ops[0], mode))
             return BT_EMIT_FALLBACK;
-        if (d->cf == DEC_CF_CALL_IND) {
-            bt_mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, bt_stack_at(&m, -4), true);
-            bt_d32(a, next);
-            bt_add_esp(a, -4);
-        }
-        bt_jmp_ind_lookup(a, mode);
+        bt_mem_insn(a, false, (const uint8_t[]){0xC7}, 1, 0, bt_stack_at(&m, -4), true);
+        bt_d32(a, next);
+        bt_add_esp(a, -4);
+        bt_b1(a, 0xE8); /* call lookup */
+        size_t to_lookup = (size_t)(a->p - a->start);
+        bt_d32(a, 0);
+        emit_return_check(a, next, ex);
+        bt_jcc32_fix(a, to_lookup);
+        bt_jmp_ind_lookup(a);
         return BT_EMIT_ENDS;
+    }
     case DEC_CF_RET:
     case DEC_CF_RET_IMM: {
         uint32_t extra = d->cf == DEC_CF_RET_IMM ? (d->ops[0].imm & 0xFFFF) : 0;
         bt_mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, bt_stack_at(&m, 0), true);
         bt_add_esp(a, (int32_t)(4 + extra));
-        bt_jmp_ind_lookup(a, mode);
+        bt_b1(a, 0xC3); /* ret: to the matching CALL's return check (bt_ras.c) */
         return BT_EMIT_ENDS;
     }
     case DEC_CF_LOOP:
@@ -264,7 +295,7 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
              * every TLB flush clears. */
             bt_bytes(a, (const uint8_t[]){0x41, 0xB9}, 2); /* mov r9d, target */
             bt_d32(a, ex->target[i]);
-            bt_jmp_ind_lookup(a, a->mode);
+            bt_jmp_ind_lookup(a);
             b->exits[i] = (struct tc_exit){.patch_off = at, .stub_off = at,
                                            .target_eip = ex->target[i]};
             continue;
@@ -313,95 +344,6 @@ void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason)
     bt_rel32_to(a, a->rx_start, a->exit_common);
 }
 
-/* ---- string instructions ------------------------------------------------------ */
-
-/* REP MOVS / REP STOS with 32-bit addressing and flat segments: the
- * host's own REP MOVS/STOS on host addresses (window + ESI/EDI), which
- * honour the guest's DF and update ECX, ESI and EDI element by element
- * as the guest's would (SDM Vol. 2B REP). In 64-bit mode ES has base 0,
- * so the window is added by hand. A range that would wrap around 4 GiB
- * goes to the interpreter (the window cannot wrap). A fault inside
- * leaves at this instruction with ECX as the CPU left it and ESI/EDI
- * biased by the window, which rt.str_biased tells the dispatcher to
- * undo; the interpreter then finishes the instruction. */
-static enum bt_emit_result emit_rep_string(struct bt_asm *a, const struct dec_insn *d,
-                                           uint32_t eip, uint32_t mode)
-{
-    bool movs;
-    switch (d->mnemonic) {
-    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
-        movs = true;
-        break;
-    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
-        movs = false;
-        break;
-    default:
-        return BT_EMIT_FALLBACK;
-    }
-    if (!(d->prefixes & (DEC_P_REP | DEC_P_REPNE)) || d->addrsize != 32)
-        return BT_EMIT_FALLBACK;
-    for (unsigned i = 0; i < d->n_ops; i++)
-        if (d->ops[i].kind == DEC_OP_MEM && !bt_seg_flat(mode, d->ops[i].mem.seg))
-            return BT_EMIT_FALLBACK;
-    unsigned size = d->opsize / 8;
-    size_t slow[4];
-    unsigned n_slow = 0;
-    bt_b1(a, 0x9C); /* pushfq: the checks below use the flags */
-    if (size == 4)
-        bt_bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x8D, 0, 0, 0, 0}, 8); /* lea r9, [rcx*4] */
-    else if (size == 2)
-        bt_bytes(a, (const uint8_t[]){0x4C, 0x8D, 0x0C, 0x09}, 4); /* lea r9, [rcx+rcx] */
-    else
-        bt_bytes(a, (const uint8_t[]){0x49, 0x89, 0xC9}, 3); /* mov r9, rcx */
-    bt_bytes(a, (const uint8_t[]){0xF6, 0x44, 0x24, 0x01, 0x04}, 5); /* test byte [rsp+1], DF>>8 */
-    size_t down = bt_jcc32(a, 0x5); /* jnz down */
-    /* DF = 0: the last byte, reg + bytes - 1, must stay below 4 GiB. */
-    bt_bytes(a, (const uint8_t[]){0x49, 0xBB, 0, 0, 0, 0, 1, 0, 0, 0}, 10); /* mov r11, 1 << 32 */
-    for (unsigned r = movs ? 0 : 1; r < 2; r++) {
-        bt_bytes(a, (const uint8_t[]){0x4E, 0x8D, 0x14, (uint8_t)(r ? 0x0F : 0x0E)}, 4); /* lea r10, [rsi/rdi + r9] */
-        bt_bytes(a, (const uint8_t[]){0x4D, 0x39, 0xDA}, 3);                          /* cmp r10, r11 */
-        slow[n_slow++] = bt_jcc32(a, 0x7);                                             /* ja slow */
-    }
-    bt_bytes(a, (const uint8_t[]){0xEB, 0}, 2); /* jmp go */
-    size_t to_go = (size_t)(a->p - a->start) - 1;
-    bt_jcc32_fix(a, down);
-    /* DF = 1: the lowest byte, reg - bytes + size, must not be below 0. */
-    for (unsigned r = movs ? 0 : 1; r < 2; r++) {
-        bt_bytes(a, (const uint8_t[]){0x4C, 0x8D, (uint8_t)(r ? 0x57 : 0x56), (uint8_t)size}, 4); /* lea r10, [rsi/rdi + size] */
-        bt_bytes(a, (const uint8_t[]){0x4D, 0x39, 0xCA}, 3); /* cmp r10, r9 */
-        slow[n_slow++] = bt_jcc32(a, 0x2);                    /* jb slow */
-    }
-    a->start[to_go] = (uint8_t)((size_t)(a->p - a->start) - (to_go + 1));
-    /* go: */
-    bt_bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED}, 4);
-    bt_d32(a, movs ? BT_STR_EDI | BT_STR_ESI : BT_STR_EDI);
-    bt_bytes(a, (const uint8_t[]){0x4D, 0x8B, 0xA7}, 3); /* mov r12, [r15+gs_base] */
-    bt_d32(a, BT_RT_GS_BASE);
-    if (movs)
-        bt_bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE6}, 3); /* add rsi, r12 */
-    bt_bytes(a, (const uint8_t[]){0x4C, 0x01, 0xE7}, 3);     /* add rdi, r12 */
-    bt_b1(a, 0x9D);                                          /* popfq */
-    if (size == 2)
-        bt_b1(a, P_OPSIZE);
-    bt_b1(a, 0xF3);
-    bt_b1(a, (uint8_t)((movs ? 0xA4 : 0xAA) | (size > 1))); /* rep movs / rep stos */
-    /* Back to guest values without touching the flags: reg + ~base + 1. */
-    bt_bytes(a, (const uint8_t[]){0x4D, 0x89, 0xE1, 0x49, 0xF7, 0xD1}, 6); /* mov r9, r12; not r9 */
-    if (movs)
-        bt_bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x74, 0x0E, 0x01, 0x89, 0xF6}, 7); /* lea rsi, [rsi+r9+1]; mov esi, esi */
-    bt_bytes(a, (const uint8_t[]){0x4A, 0x8D, 0x7C, 0x0F, 0x01, 0x89, 0xFF}, 7);     /* lea rdi, [rdi+r9+1]; mov edi, edi */
-    bt_bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED, 0, 0, 0, 0}, 8);
-    bt_bytes(a, (const uint8_t[]){0xE9, 0, 0, 0, 0}, 5); /* jmp done */
-    size_t done = (size_t)(a->p - a->start) - 4;
-    for (unsigned i = 0; i < n_slow; i++)
-        bt_jcc32_fix(a, slow[i]);
-    bt_b1(a, 0x9D); /* slow: popfq; the interpreter */
-    bt_emit_handoff(a, eip, BT_EXIT_INTERP | (uint32_t)(d->mnemonic & 0xFFFF) << 8 |
-                                (uint32_t)BT_HANDOFF_UNTRANSLATED << 24);
-    bt_jcc32_fix(a, done);
-    return BT_EMIT_OK;
-}
-
 /* ---- innocuous instructions: the Zydis encoder ------------------------------ */
 
 static ZydisRegister rename_reg(ZydisRegister r)
@@ -431,8 +373,10 @@ static bool is_legacy_prefix(uint8_t b)
            b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
 }
 
+/* via_r9: the memory operand becomes gs:[r9d], its linear address
+ * through a based segment (bt_emit_seg.c), with its size kept. */
 static bool zydis_rewrite(struct bt_asm *a, const ZydisDecodedInstruction *zi,
-                          const ZydisDecodedOperand *zops, bool agen)
+                          const ZydisDecodedOperand *zops, bool agen, bool via_r9)
 {
     ZydisEncoderRequest req;
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
@@ -448,6 +392,13 @@ static bool zydis_rewrite(struct bt_asm *a, const ZydisDecodedInstruction *zi,
                 return false;
         } else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
             mem = true;
+            if (via_r9) {
+                op->mem.base = ZYDIS_REGISTER_R9D;
+                op->mem.index = ZYDIS_REGISTER_NONE;
+                op->mem.scale = 0;
+                op->mem.displacement = 0;
+                continue;
+            }
             op->mem.base = rename_reg(op->mem.base);
             op->mem.index = rename_reg(op->mem.index);
             if (op->mem.base == ZYDIS_REGISTER_MAX_VALUE ||
@@ -517,7 +468,7 @@ static bool needs_interp(const struct dec_insn *d, uint32_t mode)
         break;
     }
     const struct dec_op *m = bt_mem_operand(d);
-    return m && !bt_seg_flat(mode, m->mem.seg);
+    return m && !bt_seg_flat(mode, m->mem.seg) && !bt_seg_based(mode, m->mem.seg);
 }
 
 enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
@@ -530,7 +481,9 @@ enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
     if (d->cls == DEC_CLASS_CONTROL)
         return emit_control(a, d, eip, mode, ex);
     if (d->cls == DEC_CLASS_STRING)
-        return emit_rep_string(a, d, eip, mode);
+        return bt_emit_string(a, d, eip, mode);
+    if (d->cls == DEC_CLASS_IOPL || d->cls == DEC_CLASS_SENSITIVE)
+        return bt_emit_flags(a, d, eip, mode);
     if (d->cls != DEC_CLASS_INNOCUOUS || d->cf != DEC_CF_NONE)
         return BT_EMIT_FALLBACK;
     if (d->map == DEC_MAP_1B && d->opcode >= 0x40 && d->opcode <= 0x4F &&
@@ -545,15 +498,23 @@ enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
             return emit_pop(a, d);
         if (d->mnemonic == ZYDIS_MNEMONIC_LEAVE)
             return emit_leave(a, d);
-        return BT_EMIT_FALLBACK;
+        return bt_emit_stack_forms(a, d, mode);
     }
+    if (d->mnemonic == ZYDIS_MNEMONIC_XLAT)
+        return bt_emit_stack_forms(a, d, mode);
+    if (d->flags & DEC_F_X87)
+        return bt_x87_emit(a, d, eip, mode);
     if (needs_interp(d, mode))
         return BT_EMIT_FALLBACK;
     bool agen = false;
     for (unsigned i = 0; i < d->n_ops; i++)
         agen |= d->ops[i].kind == DEC_OP_MEM && (d->ops[i].flags & DEC_OPF_AGEN);
     uint8_t *start = a->p;
-    if (!zydis_rewrite(a, zi, zops, agen)) {
+    const struct dec_op *m = bt_mem_operand(d);
+    bool via_r9 = m && bt_seg_based(mode, m->mem.seg);
+    if (via_r9)
+        bt_seg_lin_r9(a, &m->mem);
+    if (!zydis_rewrite(a, zi, zops, agen, via_r9)) {
         a->p = start;
         return BT_EMIT_FALLBACK;
     }

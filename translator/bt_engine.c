@@ -57,7 +57,7 @@ static uint32_t current_mode(const struct bt *bt)
     for (unsigned s = 0; s < 6; s++)
         if (s != HLP_CS && flat_data(&cpu->seg[s]))
             mode |= 1u << (BT_MODE_FLAT_SHIFT + s);
-    return mode;
+    return mode | bt_seg_based_bits(cpu) | bt_x87_mode(cpu);
 }
 
 /* ---- running ---------------------------------------------------------------- */
@@ -95,6 +95,29 @@ static void note_exit(struct bt *bt, unsigned reason)
     }
 }
 
+/* The guest EFLAGS translated code keeps in rt (inline CLI/STI/PUSHFD/
+ * POPFD, bt_emit_flags.c): taken before it runs, given back after. */
+static void rt_take_flags(struct bt *bt)
+{
+    const struct hlp_cpu *cpu = bt->cpu;
+    bt->rt.eflags_sys = cpu->eflags & ~(HLP_FL_ARITH | HLP_FL_DF | HLP_FL_IF);
+    bt->rt.vif = (cpu->eflags & HLP_FL_IF) != 0;
+    bt->rt.intr_pending = mach_intr_pending(bt->m);
+    bt->rt.sti_if_was = 1; /* no STI shadow */
+}
+
+/* cpu->eip must be where translated code stopped: an inline STI right
+ * before it puts the instruction there in the interrupt shadow. */
+static void rt_give_flags(struct bt *bt, uint64_t rflags)
+{
+    struct hlp_cpu *cpu = bt->cpu;
+    cpu->eflags = ((uint32_t)rflags & (HLP_FL_ARITH | HLP_FL_DF)) | bt->rt.eflags_sys |
+                  (bt->rt.vif ? HLP_FL_IF : 0);
+    if (bt->rt.vif && !bt->rt.sti_if_was && bt->rt.sti_next == cpu->eip)
+        cpu->intr_shadow = true;
+    bt->rt.sti_if_was = 1;
+}
+
 /* Runs translated code from block b until it hands over, and hands over
  * what it stopped at. */
 static void run_block(struct bt *bt, const struct tc_block *b)
@@ -104,24 +127,32 @@ static void run_block(struct bt *bt, const struct tc_block *b)
     memcpy(bt->rt.gpr, cpu->gpr, sizeof bt->rt.gpr);
     bt->rt.eip = cpu->eip;
     bt->rt.budget = bt->poll_budget;
+    rt_take_flags(bt);
     set_gs_base(bt, (uint64_t)(uintptr_t)mmu_shadow_window_base(&bt->shadow, cpu->cpl));
     bt->rt.gs_base = bt->gs_base;
+    bt_seg_sync(&bt->rt, cpu);
+    bt->rt.mode_key = (uint64_t)b->key.mode << 32 | (uint64_t)bt->ic_epoch << BT_IC_EPOCH_SHIFT;
     bt->running = b;
     bt->stats.entries++;
+    if ((b->key.mode & BT_MODE_X87) && !cpu->fx_owner)
+        bt_x87_load(bt); /* its native x87 code needs the state (bt_x87.h) */
     /* bt_obs_enter: past the dispatcher-only prologue; --trace exec. */
     struct bt_ret r = bt->enter(&bt->rt, bt_obs_enter(&bt->obs, b),
                                 (cpu->eflags & guest_flags) | HLP_FL_FIXED1);
     bt->running = NULL;
+    bt_x87_exited(bt);
     memcpy(cpu->gpr, bt->rt.gpr, sizeof cpu->gpr);
-    if (bt->rt.str_biased) { /* a fault inside a translated REP MOVS/STOS */
+    if (bt->rt.str_biased) { /* a fault inside a translated string instruction */
         if (bt->rt.str_biased & BT_STR_ESI)
             cpu->gpr[HLP_ESI] -= (uint32_t)bt->rt.gs_base;
         if (bt->rt.str_biased & BT_STR_EDI)
             cpu->gpr[HLP_EDI] -= (uint32_t)bt->rt.gs_base;
+        if (bt->rt.str_biased & BT_STR_ECX)
+            cpu->gpr[HLP_ECX] += bt->rt.str_rest;
         bt->rt.str_biased = 0;
     }
     cpu->eip = bt->rt.eip;
-    cpu->eflags = (cpu->eflags & ~guest_flags) | ((uint32_t)r.rflags & guest_flags);
+    rt_give_flags(bt, r.rflags);
     bt->stats.insns_translated_run +=
         (uint64_t)(bt->poll_budget - bt->rt.budget - bt->helper_charge);
     bt->helper_charge = 0;
@@ -155,7 +186,8 @@ static void run_block(struct bt *bt, const struct tc_block *b)
 static bool helper_exec(struct bt *bt, const struct dec_insn *d)
 {
     struct hlp_cpu *cpu = bt->cpu;
-    if (d->cls == DEC_CLASS_INNOCUOUS || d->cls == DEC_CLASS_STRING)
+    if (d->cls == DEC_CLASS_INNOCUOUS || d->cls == DEC_CLASS_STRING ||
+        (d->flags & (DEC_F_X87 | DEC_F_SIMD))) /* FNSTENV, FXSAVE, ...: fpu*.c */
         return hlp_interp_run(cpu, 1, false) == 1 && cpu->eip == bt->rt.eip + d->len;
     jmp_buf *outer = cpu->fault_jmp;
     jmp_buf jb;
@@ -178,7 +210,9 @@ static bool helper_exec(struct bt *bt, const struct dec_insn *d)
  * instruction, rt.last_exit its struct bt_helper_site. Translated code
  * goes on when the instruction fell through and nothing the block was
  * translated for or the dispatcher watches changed: mode bits, the code
- * of any block (its own page may be written), a deliverable interrupt,
+ * of any block (its own page may be written), the TLB (chained jumps,
+ * the inline cache and the return-address stack assume the linear
+ * mappings they were made under), a deliverable interrupt,
  * an exit request, HLT; otherwise it leaves at the new EIP (the
  * instruction is done). */
 static uint64_t helper_call(struct bt_rt *rt)
@@ -188,10 +222,12 @@ static uint64_t helper_call(struct bt_rt *rt)
     const struct bt_helper_site *site = (const struct bt_helper_site *)(uintptr_t)rt->last_exit;
     const uint32_t guest_flags = HLP_FL_ARITH | HLP_FL_DF;
     uint32_t next = rt->eip + site->d.len;
+    bt_x87_exited(bt);
     memcpy(cpu->gpr, rt->gpr, sizeof cpu->gpr);
     cpu->eip = rt->eip;
-    cpu->eflags = (cpu->eflags & ~guest_flags) | ((uint32_t)rt->rflags & guest_flags);
+    rt_give_flags(bt, rt->rflags);
     uint64_t invalidated = bt->tc.stats.invalidated, flushes = bt->tc.stats.flushes;
+    uint64_t tlb_flushes = bt->tlb_flushes;
     bool done = helper_exec(bt, &site->d);
     bt->stats.helper_calls++;
     bt->stats.insns_single++;
@@ -199,13 +235,17 @@ static uint64_t helper_call(struct bt_rt *rt)
     rt->budget -= BT_INTERP_WEIGHT;
     memcpy(rt->gpr, cpu->gpr, sizeof rt->gpr);
     rt->rflags = (rt->rflags & ~(uint64_t)guest_flags) | (cpu->eflags & guest_flags);
+    rt_take_flags(bt);
     rt->eip = cpu->eip;
+    bt_seg_sync(rt, cpu); /* a segment load that kept the mode bits */
     bool go = done && cpu->eip == next && !cpu->halted && current_mode(bt) == site->mode &&
               bt->tc.stats.invalidated == invalidated && bt->tc.stats.flushes == flushes &&
-              !mach_exit_requested(bt->m) &&
+              bt->tlb_flushes == tlb_flushes && !mach_exit_requested(bt->m) &&
               !(mach_intr_pending(bt->m) && hlp_intr_window(cpu));
     if (!go)
         bt->stats.helper_leaves++;
+    else if ((site->mode & BT_MODE_X87) && !cpu->fx_owner)
+        bt_x87_load(bt); /* the instruction took the x87 state back */
     return go;
 }
 
@@ -220,7 +260,9 @@ static void link_exit(struct bt *bt, const struct tc_block *b)
         bt->chain_from = NULL;
     }
     if (bt->ic_fill) {
-        if (b->key.eip == (uint32_t)bt->ic_fill && b->key.mode == bt->ic_fill >> 32)
+        if (b->key.eip == (uint32_t)bt->ic_fill &&
+            b->key.mode == ((bt->ic_fill >> 32) & BT_MODE_MASK) &&
+            bt->ic_fill >> BT_IC_EPOCH_SHIFT == bt->ic_epoch)
             bt->rt.ic.e[tc_ic_index(b->key.eip)] =
                 (struct tc_icache_entry){.key = bt->ic_fill, .code = b->code};
         bt->ic_fill = 0;
@@ -320,8 +362,12 @@ static void hook_mmu_flushed(void *opaque, enum mmu_flush scope, uint32_t lin)
 {
     struct bt *bt = opaque;
     hlp_interp_tlb_flushed(bt->cpu, scope, lin);
-    /* The inline indirect cache is keyed by linear EIP: like a TLB. */
-    memset(&bt->rt.ic, 0, sizeof bt->rt.ic);
+    bt->tlb_flushes++;
+    /* The inline indirect cache is keyed by linear EIP, like a TLB: a
+     * new epoch in its keys (rt.mode_key) drops every entry at once;
+     * when the epoch wraps, old entries could match again. */
+    if (++bt->ic_epoch == 0)
+        memset(&bt->rt.ic, 0, sizeof bt->rt.ic);
 }
 
 static void hook_code(void *opaque, uint64_t paddr, uint64_t len)
@@ -341,6 +387,7 @@ static void free_bt(struct bt *bt)
     if (!bt)
         return;
     bt_obs_fini(bt);
+    bt_ras_fini(bt);
     if (bt->shadow_ready)
         mmu_shadow_destroy(&bt->shadow);
     tc_destroy(&bt->tc);
@@ -366,7 +413,7 @@ static int setup_code(struct bt *bt, struct mach_err *err)
     bt->exit_chain = rx + t.exit_chain;
     bt->ind_miss = rx + t.ind_miss;
     bt->helper = rx + t.helper;
-    return 0;
+    return bt_ras_init(bt, rx + t.ras_sentinel, err);
 }
 
 static struct bt *create(struct machine *m, struct mach_err *err)
@@ -397,6 +444,7 @@ static struct bt *create(struct machine *m, struct mach_err *err)
     mach_set_hooks(m, &hooks);
     mmu_sync_a20(&bt->cpu->mmu);
     bt->poll_budget = BT_POLL_BUDGET;
+    bt_x87_init(bt);
     return bt;
 }
 
@@ -427,6 +475,7 @@ static int bt_run(struct machine *m, struct mach_err *err)
         dispatch(bt);
         break;
     }
+    hlp_fx_sync(cpu); /* the x87 state back in cpu->fx, the host FPU clean */
     bt_signals_remove();
     bt_obs_fini(bt); /* the perf map is complete */
     set_gs_base(bt, 0);

@@ -15,14 +15,17 @@
 #define POPEK_BT_INTERNAL_H
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <ucontext.h>
 
 #include "decoder/decoder.h"
 #include "softmmu/softmmu.h"
 #include "tcache/tcache.h"
 #include "translator/bt_obs.h"
+#include "translator/bt_x87.h"
 #include "translator/translator.h"
 #include "vmm_helpers/vmm_helpers.h"
 
@@ -30,8 +33,9 @@
 struct bt_rt {
     uint32_t gpr[8];    /* enum hlp_gpr order */
     uint32_t eip;       /* next guest EIP at an exit */
-    /* While a translated REP MOVS/STOS runs on host addresses: which of
-     * ESI/EDI (BT_STR_*) hold window + guest value, for a fault there. */
+    /* While a translated string instruction runs on host addresses:
+     * which of ESI/EDI (BT_STR_*) hold window + guest value, and whether
+     * ECX lacks str_rest (BT_STR_ECX), for a fault there. */
     uint32_t str_biased;
     /* Guest instructions translated code may still run before it must
      * return to the dispatcher (mach_poll, interrupts, exit requests);
@@ -43,12 +47,49 @@ struct bt_rt {
     struct tc_icache ic;
     uint64_t gs_base;   /* the shadow window in use (GS base) */
     uint64_t rflags;    /* host RFLAGS image around a helper call */
+    /* The return-address stack (bt_ras.c): translated code runs on its
+     * own host stack, where a guest CALL's host CALL leaves the address
+     * of the code that checks the return; host_rsp is the dispatcher's
+     * stack (helpers and exits go back to it), ras_top the slot of the
+     * sentinel below which the stack starts at every entry. */
+    uint64_t host_rsp;
+    uint64_t ras_top;
+    /* Bits 32-63 of every inline-cache key: the entered block's mode
+     * << 32 | the TLB epoch << BT_IC_EPOCH_SHIFT (bt_engine.c,
+     * hook_mmu_flushed). */
+    uint64_t mode_key;
+    /* Guest EFLAGS but CF PF AF ZF SF OF DF (host RFLAGS) and IF (vif),
+     * for inline CLI/STI/PUSHF/POPF (bt_emit_flags.c). intr_pending: an
+     * interrupt is requested (only the dispatcher and helper calls change
+     * that). STI leaves sti_next (its next EIP) and sti_if_was (IF before
+     * it): an exit at sti_next with IF set there from 0 is inside STI's
+     * interrupt shadow. */
+    uint32_t eflags_sys;
+    uint8_t vif;
+    uint8_t intr_pending;
+    uint8_t sti_if_was;
+    uint8_t pad_;
+    uint32_t sti_next;
+    /* Bases of the data segments (enum hlp_sreg order), current while
+     * translated code runs: a block whose key marks a segment based
+     * (BT_MODE_BASED_SHIFT) adds it at run time (bt_emit_seg.c). */
+    uint32_t seg_base[6];
+    /* A translated REP CMPS/SCAS/LODS runs at most a chunk of its count
+     * per host REP (bt_emit_str.c): with BT_STR_ECX in str_biased, the
+     * guest's ECX is the host's plus str_rest. */
+    uint32_t str_rest;
 };
-enum { BT_STR_EDI = 1, BT_STR_ESI = 2 };
+enum { BT_RT_SEG_BASE = offsetof(struct bt_rt, seg_base),
+       BT_RT_STR_REST = offsetof(struct bt_rt, str_rest) };
+enum { BT_STR_EDI = 1, BT_STR_ESI = 2, BT_STR_ECX = 4 };
 enum { BT_RT_GPR = 0, BT_RT_EIP = 32, BT_RT_STR_BIASED = 36, BT_RT_BUDGET = 40,
        BT_RT_LAST_EXIT = 48, BT_RT_IC_HITS = 56, BT_RT_IC = 64,
        BT_RT_GS_BASE = BT_RT_IC + (int)sizeof(struct tc_icache),
-       BT_RT_RFLAGS = BT_RT_GS_BASE + 8 };
+       BT_RT_RFLAGS = BT_RT_GS_BASE + 8, BT_RT_HOST_RSP = BT_RT_RFLAGS + 8,
+       BT_RT_RAS_TOP = BT_RT_HOST_RSP + 8, BT_RT_MODE_KEY = BT_RT_RAS_TOP + 8,
+       BT_RT_EFLAGS_SYS = BT_RT_MODE_KEY + 8, BT_RT_VIF = BT_RT_EFLAGS_SYS + 4,
+       BT_RT_INTR_PENDING = BT_RT_VIF + 1, BT_RT_STI_IF_WAS = BT_RT_VIF + 2,
+       BT_RT_STI_NEXT = BT_RT_EFLAGS_SYS + 8 };
 _Static_assert(offsetof(struct bt_rt, gpr) == BT_RT_GPR && offsetof(struct bt_rt, eip) == BT_RT_EIP &&
                    offsetof(struct bt_rt, budget) == BT_RT_BUDGET &&
                    offsetof(struct bt_rt, last_exit) == BT_RT_LAST_EXIT &&
@@ -56,7 +97,15 @@ _Static_assert(offsetof(struct bt_rt, gpr) == BT_RT_GPR && offsetof(struct bt_rt
                    offsetof(struct bt_rt, ic) == BT_RT_IC &&
                    offsetof(struct bt_rt, str_biased) == BT_RT_STR_BIASED &&
                    offsetof(struct bt_rt, gs_base) == BT_RT_GS_BASE &&
-                   offsetof(struct bt_rt, rflags) == BT_RT_RFLAGS,
+                   offsetof(struct bt_rt, rflags) == BT_RT_RFLAGS &&
+                   offsetof(struct bt_rt, host_rsp) == BT_RT_HOST_RSP &&
+                   offsetof(struct bt_rt, ras_top) == BT_RT_RAS_TOP &&
+                   offsetof(struct bt_rt, mode_key) == BT_RT_MODE_KEY &&
+                   offsetof(struct bt_rt, eflags_sys) == BT_RT_EFLAGS_SYS &&
+                   offsetof(struct bt_rt, vif) == BT_RT_VIF &&
+                   offsetof(struct bt_rt, intr_pending) == BT_RT_INTR_PENDING &&
+                   offsetof(struct bt_rt, sti_if_was) == BT_RT_STI_IF_WAS &&
+                   offsetof(struct bt_rt, sti_next) == BT_RT_STI_NEXT,
                "offsets the emitted code uses");
 
 /* Why translated code returned to the dispatcher (host r10d at the exit):
@@ -101,12 +150,15 @@ enum bt_handoff {
     X(shadow_retries, "shadow faults resolved by mapping")                             \
     X(fault_redos, "faulting instructions redone by the interpreter")                  \
     X(fpe_faults, "divide faults (SIGFPE)")                                            \
+    X(x87_loads, "x87 state loads into the host FPU (FXRSTOR)")                        \
+    X(x87_syncs, "x87 state write-backs to cpu->fx (FXSAVE)")                          \
     X(smc_invalidations, "SMC invalidations")                                          \
     X(code_written, "code-write invalidations (helpers, devices)")                     \
     X(code_flushes, "code-buffer flushes")                                             \
     X(interrupts, "external interrupts delivered")                                     \
     X(hlt_waits, "HLT waits")                                                          \
-    X(polls, "device polls")
+    X(polls, "device polls")                                                          \
+    X(ras_resets, "return-address stack overflows (restarted)")
 
 struct bt_stats {
 #define BT_STAT_FIELD(name, desc) uint64_t name;
@@ -120,6 +172,14 @@ typedef struct bt_ret {
     uint64_t rflags;
     uint64_t reason;
 } (*bt_enter_fn)(struct bt_rt *rt, const void *code, uint64_t rflags);
+
+/* The return-address stack's memory and the signal stack (bt_ras.c). */
+struct bt_ras {
+    uint8_t *map; /* guard page, then the stack */
+    size_t len;
+    void *altstack;
+    stack_t old_altstack;
+};
 
 struct bt {
     struct bt_rt rt;
@@ -143,10 +203,14 @@ struct bt {
     struct tc_block *chain_from; /* BT_EXIT_CHAIN: the exit to patch (tagged) */
     uint64_t ic_fill;         /* BT_EXIT_LOOKUP: the key of the missed probe */
     uint64_t interp_decoded;  /* hlp_interp_blocks_decoded at last look */
+    uint64_t tlb_flushes;     /* mmu flushed hook calls (helper calls leave) */
+    uint8_t ic_epoch;         /* TLB flushes mod 256: the top byte of inline-cache keys */
     int64_t poll_budget;
     jmp_buf jb;
     struct bt_stats stats;
     struct bt_obs obs;        /* tracing, perf map, SMC policy (bt_obs.h) */
+    struct bt_ras ras;
+    struct bt_x87 x87;        /* x87 in translated code (bt_x87.h) */
 };
 
 /* Mode bits of a block key (tc_key.mode). */
@@ -155,7 +219,19 @@ enum {
     BT_MODE_PAGING = 1u << 2,
     BT_MODE_FLAT_SHIFT = 3,   /* one bit per enum hlp_sreg: a flat data segment */
     BT_MODE_VALID = 1u << 9,
+    /* One bit per enum hlp_sreg: a data segment like a flat one but for
+     * a non-zero base (expand-up, 4 GiB limit, writable); its base is
+     * read from rt.seg_base at run time (bt_emit_seg.c). */
+    BT_MODE_BASED_SHIFT = 16,
+    BT_MODE_X87 = 1u << 10,   /* x87 instructions run natively (bt_x87.h) */
 };
+/* Mode bits stay below bit 24: inline-cache keys hold the mode in bits
+ * 32-55 and the TLB epoch in 56-63. */
+#define BT_MODE_MASK 0xFFFFFFu
+#define BT_IC_EPOCH_SHIFT 56
+_Static_assert(BT_MODE_VALID <= BT_MODE_MASK && BT_MODE_X87 <= BT_MODE_MASK &&
+                   (0x3Fu << BT_MODE_BASED_SHIFT) <= BT_MODE_MASK,
+               "mode bits in an inline-cache key");
 
 /* bt_block.c: translates the block at rt.eip (linear lin, physical phys);
  * NULL when the buffer is full (flush and retry). */
@@ -176,6 +252,7 @@ struct bt_asm {
     const struct tc_block *block; /* the block being built (its exits name it) */
     uint32_t block_eip;           /* its first guest instruction */
     uint32_t mode;                /* its key's mode bits */
+    struct bt_x87_pending x87;    /* the x87 group being translated (bt_x87.h) */
 };
 enum bt_emit_result {
     BT_EMIT_OK,       /* translated, the block goes on */
@@ -196,6 +273,20 @@ enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
                                  const ZydisDecodedInstruction *zi,
                                  const ZydisDecodedOperand *zops, uint32_t eip, uint32_t mode,
                                  struct bt_exits *ex);
+/* bt_emit_str.c: MOVS CMPS STOS LODS SCAS, with and without REP. */
+enum bt_emit_result bt_emit_string(struct bt_asm *a, const struct dec_insn *d, uint32_t eip,
+                                   uint32_t mode);
+/* bt_emit_flags.c: CLI, STI, PUSHFD, POPFD inline on the guest flags
+ * in rt, where the block's CPL allows; BT_EMIT_FALLBACK otherwise. */
+enum bt_emit_result bt_emit_flags(struct bt_asm *a, const struct dec_insn *d, uint32_t eip,
+                                  uint32_t mode);
+bool bt_flags_inline(const struct dec_insn *d, uint32_t mode);
+/* bt_emit_stack.c: PUSHAD, POPAD, ENTER n, 0 and XLAT. */
+enum bt_emit_result bt_emit_stack_forms(struct bt_asm *a, const struct dec_insn *d,
+                                        uint32_t mode);
+/* bt_x87.c: x87 instructions on the host FPU in BT_MODE_X87 blocks. */
+enum bt_emit_result bt_x87_emit(struct bt_asm *a, const struct dec_insn *d, uint32_t eip,
+                                uint32_t mode);
 /* Places the exit stubs of ex (and records them in b) at a->p. Each stub
  * starts with the jump tc_chain patches. */
 void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block *b);
@@ -203,7 +294,7 @@ void bt_emit_stubs(struct bt_asm *a, const struct bt_exits *ex, struct tc_block 
  * is the whole r10d value (enum bt_exit_reason and the mnemonic). */
 void bt_emit_handoff(struct bt_asm *a, uint32_t eip, uint32_t reason);
 /* Room one instruction's code may need at most. */
-#define BT_MAX_INSN_CODE 96
+#define BT_MAX_INSN_CODE 192
 /* The budget check (bt_emit.c): one per block, so every cycle of
  * chained blocks and inline lookups passes one. Placed before the first
  * instruction that makes the flags dead (FAST; FAST_CF before INC/DEC,
@@ -225,7 +316,7 @@ void bt_emit_budget_check(struct bt_asm *a, struct bt_budget *bc, enum bt_budget
 void bt_emit_budget_exit(struct bt_asm *a, const struct bt_budget *bc, unsigned n);
 /* The entry and exit trampolines (into the reserved code): offsets. */
 struct bt_tramps {
-    size_t exit_chain, exit_next, exit_common, ind_miss, helper;
+    size_t exit_chain, exit_next, exit_common, ind_miss, helper, ras_sentinel;
 };
 /* helper_fn: called by the helper trampoline with the struct bt_rt (the
  * first member of struct bt), rt.last_exit = the call site's r10; returns non-zero to go on in translated
@@ -243,6 +334,26 @@ struct bt_helper_site {
 /* A call of the helper trampoline for the instruction at eip
  * (bt_engine.c, helper_call). */
 void bt_emit_helper_call(struct bt_asm *a, uint32_t eip, const struct bt_helper_site *site);
+/* Whether an instruction the emitter hands over can be a helper call
+ * that lets the block go on (bt_block.c): it falls through, with no
+ * control transfer and not HLT, which waits in the dispatcher. */
+bool bt_helper_call_fits(const struct dec_insn *d);
+
+/* bt_ras.c: the return-address stack (rt.ras_top, the sentinel's
+ * slot), whether a fault at addr was a push onto its guard (then the
+ * stack restarts and the push is retried), the alternate signal stack. */
+int bt_ras_init(struct bt *bt, const uint8_t *sentinel, struct mach_err *err);
+void bt_ras_fini(struct bt *bt);
+bool bt_ras_guard_fault(struct bt *bt, const void *addr, ucontext_t *uc);
+int bt_altstack_install(struct bt *bt, struct mach_err *err);
+void bt_altstack_remove(struct bt *bt);
+
+/* bt_emit_seg.c: the BT_MODE_BASED_SHIFT bits of the CPU's data
+ * segments, and the bases translated code reads (rt.seg_base), copied
+ * from the CPU whenever translated code is entered or goes on after a
+ * helper call (a segment load keeps the mode bits but not the base). */
+uint32_t bt_seg_based_bits(const struct hlp_cpu *cpu);
+void bt_seg_sync(struct bt_rt *rt, const struct hlp_cpu *cpu);
 
 /* bt_signal.c */
 int bt_signals_install(struct bt *bt, struct mach_err *err);

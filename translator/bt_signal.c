@@ -48,6 +48,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
         pass_on(sig);
         return;
     }
+    if (sig == SIGSEGV && bt_ras_guard_fault(bt, si->si_addr, uc))
+        return;
     uint32_t eip = b->key.eip + b->map[k].guest_off;
     if (sig == SIGFPE) {
         bt->stats.fpe_faults++;
@@ -85,11 +87,17 @@ int bt_signals_install(struct bt *bt, struct mach_err *err)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO;
+    /* On the alternate stack: translated code runs on the small
+     * return-address stack (bt_ras.c). */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
+    if (bt_altstack_install(bt, err) < 0)
+        return -1;
     sig_bt = bt;
-    if (sigaction(SIGSEGV, &sa, &old_segv) < 0 || sigaction(SIGFPE, &sa, &old_fpe) < 0)
+    if (sigaction(SIGSEGV, &sa, &old_segv) < 0 || sigaction(SIGFPE, &sa, &old_fpe) < 0) {
+        bt_altstack_remove(bt);
         return mach_errf(err, "bt: cannot install the fault handlers");
+    }
     return 0;
 }
 
@@ -97,5 +105,7 @@ void bt_signals_remove(void)
 {
     sigaction(SIGSEGV, &old_segv, NULL);
     sigaction(SIGFPE, &old_fpe, NULL);
+    if (sig_bt)
+        bt_altstack_remove(sig_bt);
     sig_bt = NULL;
 }

@@ -232,6 +232,7 @@ bool hlp_exec_fpu(struct hlp_cpu *cpu, const struct dec_insn *d)
 {
     if (!(d->flags & (DEC_F_X87 | DEC_F_SIMD | DEC_F_VEX | DEC_F_EVEX | DEC_F_XOP)))
         return false;
+    hlp_fx_sync(cpu);
     uint32_t next = cpu->eip + d->len;
     if (!hlp_code32(cpu))
         next &= 0xFFFF;

@@ -137,6 +137,15 @@ struct hlp_fxstate {
     _Alignas(16) uint8_t bytes[512];
 };
 
+/* An engine that keeps the live x87 registers outside cpu->fx (the
+ * translator runs x87 code natively, with the state in the host FPU)
+ * points cpu->fx_owner at one of these while cpu->fx is stale; sync
+ * writes the state back and clears cpu->fx_owner (hlp_fx_sync). */
+struct hlp_cpu;
+struct hlp_fx_owner {
+    void (*sync)(struct hlp_fx_owner *owner, struct hlp_cpu *cpu);
+};
+
 struct hlp_cpu {
     uint32_t gpr[8];
     uint32_t eip;      /* first byte of the current instruction while it runs */
@@ -157,6 +166,7 @@ struct hlp_cpu {
                         * next instruction completes (SDM Vol. 3A 6.8.3) */
     uint8_t a20;       /* unused by the CPU, mirrors mmu state for traces */
     struct hlp_fxstate fx;
+    struct hlp_fx_owner *fx_owner; /* non-NULL: cpu->fx is stale (hlp_fx_sync) */
 
     /* Debug bookkeeping of the current instruction (SDM Vol. 3A 17.3),
      * consumed by hlp_after_insn. */
@@ -325,6 +335,13 @@ void hlp_after_insn(struct hlp_cpu *cpu, uint32_t eflags_at_start);
  * executed here too: whoever receives them (hlp_exec_system) forwards
  * DEC_F_X87/DEC_F_SIMD instructions to this function. */
 bool hlp_exec_fpu(struct hlp_cpu *cpu, const struct dec_insn *d);
+/* Brings cpu->fx up to date before anything reads or writes it (the
+ * fpu*.c entry points, reset). */
+static inline void hlp_fx_sync(struct hlp_cpu *cpu)
+{
+    if (cpu->fx_owner)
+        cpu->fx_owner->sync(cpu->fx_owner, cpu);
+}
 
 /* ---- the interpreter engine (interp*.c) ----------------------------------------------- */
 extern const struct mach_engine interp_engine;

@@ -36,6 +36,7 @@ static void set_fpu(struct hlp_cpu *cpu, bool reset)
 {
     uint16_t fcw = reset ? RESET_FCW : FNINIT_FCW;
     uint32_t mxcsr = RESET_MXCSR;
+    hlp_fx_sync(cpu); /* the state held elsewhere is gone too */
     memset(cpu->fx.bytes, 0, sizeof cpu->fx.bytes);
     memcpy(cpu->fx.bytes + FX_FCW, &fcw, 2);
     cpu->fx.bytes[FX_FTW] = reset ? 0xFF : 0x00;

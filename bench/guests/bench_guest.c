@@ -199,6 +199,7 @@ static const struct workload workloads[] = {
     {"fib", 0, wl_fib},
     {"memops", 0, wl_memops},
     {"vm", 0, wl_vm},
+    {"nbody", 0, wl_nbody},
     {"callret", 0, wl_callret},
     {"smc", 0, wl_smc_guest},
     {"syscall", setup_syscall, wl_syscall},

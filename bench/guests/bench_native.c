@@ -134,6 +134,7 @@ struct workload {
 static const struct workload workloads[] = {
     {"sieve", wl_sieve},       {"crc32", wl_crc32},       {"sort", wl_sort},
     {"fib", wl_fib},           {"memops", wl_memops},     {"vm", wl_vm},
+    {"nbody", wl_nbody},
     {"callret", wl_callret},   {"smc", wl_smc_native},    {"syscall", wl_syscall},
     {"in_port", 0},            {"cr3", 0},                {"pte_invlpg", 0},
     {"pagefault", wl_pagefault}, {"divfault", wl_divfault},

@@ -14,17 +14,17 @@
 #define SIEVE_N 8192
 static uint8_t sieve_buf[SIEVE_N];
 
-static uint32_t sieve(uint32_t n)
+static uint32_t sieve(uint8_t *buf, uint32_t n)
 {
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++)
-        sieve_buf[i] = 1;
+        buf[i] = 1;
     for (uint32_t i = 2; i < n; i++) {
-        if (!sieve_buf[i])
+        if (!buf[i])
             continue;
         count++;
         for (uint32_t j = i + i; j < n; j += i)
-            sieve_buf[j] = 0;
+            buf[j] = 0;
     }
     return count;
 }
@@ -33,7 +33,7 @@ uint32_t wl_sieve(uint32_t iters)
 {
     uint32_t sum = 0;
     for (uint32_t i = 0; i < iters; i++)
-        sum = sum * 33 + sieve(SIEVE_N - (i & 63));
+        sum = sum * 33 + sieve(sieve_buf, SIEVE_N - (i & 63));
     return sum;
 }
 
@@ -69,15 +69,18 @@ uint32_t wl_crc32(uint32_t iters)
 
 /* ---- insertion sort of 128 pseudo-random integers ------------------------ */
 #define SORT_N 128
-static int32_t sort_buf[SORT_N];
+#define SORT_MAX 512 /* interp_bench's size */
+static int32_t sort_buf[SORT_MAX];
 
-static uint32_t sort(uint32_t seed)
+/* Inlined, on the one buffer rather than through a pointer: so GCC gives
+ * wl_sort the code it had before interp_bench shared the kernel. */
+__attribute__((always_inline)) static inline uint32_t sort(int n, uint32_t seed)
 {
-    for (int i = 0; i < SORT_N; i++) {
+    for (int i = 0; i < n; i++) {
         seed = seed * 1103515245u + 12345u;
         sort_buf[i] = (int32_t)(seed >> 4);
     }
-    for (int i = 1; i < SORT_N; i++) {
+    for (int i = 1; i < n; i++) {
         int32_t v = sort_buf[i];
         int j = i - 1;
         while (j >= 0 && sort_buf[j] > v) {
@@ -87,7 +90,7 @@ static uint32_t sort(uint32_t seed)
         sort_buf[j + 1] = v;
     }
     uint32_t h = 0;
-    for (int i = 0; i < SORT_N; i += 5)
+    for (int i = 0; i < n; i += 5)
         h = h * 31 + (uint32_t)sort_buf[i];
     return h;
 }
@@ -96,7 +99,7 @@ uint32_t wl_sort(uint32_t iters)
 {
     uint32_t sum = 0;
     for (uint32_t i = 0; i < iters; i++)
-        sum += sort(i);
+        sum += sort(SORT_N, i);
     return sum;
 }
 
@@ -187,6 +190,44 @@ uint32_t wl_vm(uint32_t iters)
     uint32_t sum = 0;
     for (uint32_t i = 0; i < iters; i++)
         sum += vm_run(i, 64);
+    return sum;
+}
+
+/* ---- interp_bench.elf's workload (bench/interp_bench.sh): the kernels
+ * above at larger sizes one after another, for one guest-instructions-
+ * per-second figure: a sieve over 64 KiB, CRC-32 over 4 KiB, a 16 KiB
+ * copy by a C loop and by REP MOVSD, fib(20) and an insertion sort of 512
+ * integers. ---------------------------------------------------------------- */
+#define IB_SIEVE_N 65536
+#define IB_WORDS 4096
+static uint8_t ib_sieve_buf[IB_SIEVE_N];
+static uint32_t ib_src[IB_WORDS], ib_dst[IB_WORDS];
+
+static uint32_t ib_copies(void)
+{
+    for (uint32_t i = 0; i < IB_WORDS; i++)
+        ib_dst[i] = ib_src[i] + i;
+    uint32_t n = IB_WORDS;
+    void *d = ib_src, *s = ib_dst;
+    __asm__ volatile("cld; rep movsl" : "+D"(d), "+S"(s), "+c"(n)::"memory");
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < IB_WORDS; i++)
+        sum = (sum << 3 | sum >> 29) ^ ib_src[i];
+    return sum;
+}
+
+uint32_t wl_interp_bench(uint32_t rounds)
+{
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < IB_WORDS; i++)
+        ib_src[i] = i * 2654435761u;
+    for (uint32_t r = 0; r < rounds; r++) {
+        sum += sieve(ib_sieve_buf, IB_SIEVE_N);
+        sum ^= crc32((const uint8_t *)ib_src, sizeof ib_src / 4);
+        sum += ib_copies();
+        sum += fib(20);
+        sum ^= sort(SORT_MAX, sum);
+    }
     return sum;
 }
 

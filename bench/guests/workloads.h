@@ -19,6 +19,11 @@ uint32_t wl_sort(uint32_t iters);
 uint32_t wl_fib(uint32_t iters);
 uint32_t wl_memops(uint32_t iters);
 uint32_t wl_vm(uint32_t iters);
+/* kernels_x87.c: the same, on the x87 (double precision). */
+uint32_t wl_nbody(uint32_t iters);
+/* interp_bench.elf's rounds (bench/interp_bench.sh): the kernels at
+ * larger sizes, one after another. */
+uint32_t wl_interp_bench(uint32_t rounds);
 
 /* Nanobenchmarks with one implementation for both sides. */
 uint32_t wl_callret(uint32_t iters);

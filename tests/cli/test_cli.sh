@@ -52,5 +52,7 @@ expect reboot 10 "rebooting" -- "$popek" run --accel interp --reboot --timeout 0
 expect demo-poweroff 0 "" -- "$popek" run --accel interp "$guests/demo.elf"
 expect caps-interp 0 "" -- "$popek" caps --accel interp paging
 expect caps-unknown-engine 12 "unknown engine" -- "$popek" caps --accel vtx
+expect sensitive 0 "" -- "$popek" sensitive
+expect sensitive-usage 2 "usage" -- "$popek" sensitive --html
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

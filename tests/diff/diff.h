@@ -47,6 +47,7 @@ struct diff_track {
     uint8_t known;  /* bit i: val[i] is the register's value */
     uint8_t poison; /* bit i: the register's value is undefined */
     uint16_t flag_poison;
+    uint8_t x87_cc_poison; /* x87 condition codes C0-C3 (bits 0-3) undefined */
     bool df;
     uint8_t dirty[DIFF_DATA_SIZE / 8];
     uint8_t data[DIFF_DATA_SIZE]; /* the initial data area */

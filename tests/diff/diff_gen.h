@@ -94,6 +94,12 @@ int gen_fam_bitop(struct gen *g);
 int gen_fam_bitscan(struct gen *g);
 int gen_fam_movx(struct gen *g);
 int gen_fam_condition(struct gen *g);
+/* diff_gen_x87.c */
+int gen_fam_x87_load(struct gen *g);
+int gen_fam_x87_arith(struct gen *g);
+int gen_fam_x87_store(struct gen *g);
+int gen_fam_x87_compare(struct gen *g);
+int gen_fam_x87_control(struct gen *g);
 
 typedef int (*gen_family_fn)(struct gen *g);
 struct gen_family {

@@ -193,7 +193,8 @@ static uint32_t string_pointer(struct gen *g, unsigned count, unsigned size, boo
 }
 
 /* MOVS STOS LODS CMPS SCAS, byte/word/dword, REP/REPE/REPNE, either
- * direction, 32- or 16-bit addressing. */
+ * direction, 32- or 16-bit addressing, with or without a segment
+ * override. */
 static int fam_string(struct gen *g)
 {
     static const uint8_t ops[] = {0xA4, 0xAA, 0xAC, 0xA6, 0xAE};
@@ -209,15 +210,36 @@ static int fam_string(struct gen *g)
     unsigned count = gen_chance(g, 10) ? 0 : 1 + gen_below(g, 12);
     if (rep && gen_mov_imm(g, DIFF_ECX, a16 ? (gen_rand(g) & 0xFFFF0000) | count : count) < 0)
         return -1;
-    unsigned n = rep ? count : 1;
+    unsigned n = rep ? count : 1, bytes = size / 8;
     bool si = which == 0 || which == 2 || which == 3, di = which != 2;
-    if (si && gen_mov_imm(g, DIFF_ESI, string_pointer(g, n, size / 8, g->t.df, a16)) < 0)
+    uint32_t esi = string_pointer(g, n, bytes, g->t.df, a16);
+    uint32_t edi = string_pointer(g, n, bytes, g->t.df, a16);
+    /* So that REPE/REPNE also stop on the data after some elements, not
+     * only at the first or at the end: CMPS with one pointer for both
+     * operands (every element equal), SCAS with the accumulator equal to
+     * element k, when the case has not written it. */
+    if (which == 3 && gen_chance(g, 30))
+        edi = esi;
+    if (si && gen_mov_imm(g, DIFF_ESI, esi) < 0)
         return -1;
-    if (di && gen_mov_imm(g, DIFF_EDI, string_pointer(g, n, size / 8, g->t.df, a16)) < 0)
+    if (di && gen_mov_imm(g, DIFF_EDI, edi) < 0)
         return -1;
+    uint64_t v;
+    uint32_t k = n ? gen_below(g, n) : 0, di_eff = a16 ? edi & 0xFFFF : edi;
+    uint32_t elem = g->t.df ? di_eff - k * bytes : di_eff + k * bytes;
+    if (which == 4 && n && gen_chance(g, 50) && data_value(g, elem, bytes, &v)) {
+        uint32_t mask = size == 32 ? ~0u : (1u << size) - 1;
+        if (gen_mov_imm(g, DIFF_EAX, (gen_rand(g) & ~mask) | ((uint32_t)v & mask)) < 0)
+            return -1;
+    }
     struct enc e = {.n = 0};
     if (rep)
         enc_byte(&e, rep);
+    /* A segment override, flat in the guest and in the Linux oracle (ES,
+     * SS, DS; FS and GS are not, CS is not writable): on the source of
+     * MOVS, CMPS and LODS it is used, on STOS and SCAS ignored. */
+    if (gen_chance(g, 20))
+        enc_byte(&e, (const uint8_t[]){0x26, 0x36, 0x3E}[gen_below(g, 3)]);
     if (size == 16)
         enc_byte(&e, 0x66);
     if (a16)
@@ -301,6 +323,11 @@ const struct gen_family gen_families[] = {
     {"stack", fam_stack, 7, false},
     {"string", fam_string, 8, false},
     {"flags-misc", fam_flags_misc, 5, false},
+    {"x87-load", gen_fam_x87_load, 4, false},
+    {"x87-arith", gen_fam_x87_arith, 4, false},
+    {"x87-store", gen_fam_x87_store, 3, false},
+    {"x87-compare", gen_fam_x87_compare, 2, false},
+    {"x87-control", gen_fam_x87_control, 1, false},
     {"fault", fam_fault, 6, true},
 };
 const size_t gen_nfamilies = sizeof(gen_families) / sizeof(gen_families[0]);

@@ -36,6 +36,11 @@ _start:
     mov %ax, %gs
     mov %ax, %ss
     mov $DIFF_GUEST_STACK, %esp
+    /* CR0.NE: an unmasked x87 exception is #MF, as for the Linux oracle
+     * (SDM Vol. 1 8.7); CR0.EM and CR0.TS are clear. */
+    mov %cr0, %eax
+    or $0x20, %eax
+    mov %eax, %cr0
 
     /* 32 interrupt gates, P=1 DPL=0 type 0xE (SDM Vol. 3A, 6.11). */
     mov $idt, %edi
@@ -77,6 +82,7 @@ next_case:
     mov $DIFF_NGPR, %ecx
     rep movsl
 
+    fninit /* the x87 as the oracle starts it */
     mov DIFF_CASE_EFLAGS(%ebx), %eax
     and $DIFF_FL_COMPARED, %eax
     or $DIFF_FL_FIXED, %eax

@@ -11,7 +11,9 @@
  * kernel saved (ucontext REG_TRAPNO, REG_ERR), records the state at the
  * fault and resumes the trampoline's caller by rewriting EIP/ESP in the
  * ucontext, so no longjmp is needed and the signal mask is restored by
- * sigreturn. */
+ * sigreturn. The x87 starts every case as FNINIT leaves it, as in the
+ * guest, and is initialized again after it, so that an exception the case
+ * left pending cannot surface in the C code (built for the x87 by -m32). */
 #define _GNU_SOURCE
 #include "diff_case.h"
 
@@ -46,6 +48,7 @@ __asm__(".text\n"
         "diff_native_enter:\n"
         "  push %ebp\n  push %ebx\n  push %esi\n  push %edi\n"
         "  mov %esp, diff_native_saved_esp\n"
+        "  fninit\n"
         "  pushl diff_native_in+32\n"
         "  popfl\n"
         "  mov diff_native_in+0, %eax\n"
@@ -77,6 +80,7 @@ __asm__(".text\n"
         "diff_native_resume:\n"
         "  mov $1, %eax\n"
         "1:\n"
+        "  fninit\n" /* no pending x87 exception for the C code after */
         "  pop %edi\n  pop %esi\n  pop %ebx\n  pop %ebp\n"
         "  ret\n");
 

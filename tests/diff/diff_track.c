@@ -28,6 +28,7 @@ enum kind {
     K_BITOP,
     K_BITSCAN,
     K_TRAP, /* always raises an exception: UD2, INT3 */
+    K_X87,
     K_INVALID,
 };
 
@@ -85,6 +86,31 @@ static enum kind kind_of(const ZydisDecodedInstruction *in)
         return K_BITOP;
     case ZYDIS_MNEMONIC_BSF: case ZYDIS_MNEMONIC_BSR: return K_BITSCAN;
     case ZYDIS_MNEMONIC_UD2: case ZYDIS_MNEMONIC_INT3: return K_TRAP;
+    case ZYDIS_MNEMONIC_FLD: case ZYDIS_MNEMONIC_FST: case ZYDIS_MNEMONIC_FSTP:
+    case ZYDIS_MNEMONIC_FILD: case ZYDIS_MNEMONIC_FIST: case ZYDIS_MNEMONIC_FISTP:
+    case ZYDIS_MNEMONIC_FBLD: case ZYDIS_MNEMONIC_FBSTP: case ZYDIS_MNEMONIC_FADD:
+    case ZYDIS_MNEMONIC_FADDP: case ZYDIS_MNEMONIC_FIADD: case ZYDIS_MNEMONIC_FSUB:
+    case ZYDIS_MNEMONIC_FSUBP: case ZYDIS_MNEMONIC_FISUB: case ZYDIS_MNEMONIC_FSUBR:
+    case ZYDIS_MNEMONIC_FSUBRP: case ZYDIS_MNEMONIC_FISUBR: case ZYDIS_MNEMONIC_FMUL:
+    case ZYDIS_MNEMONIC_FMULP: case ZYDIS_MNEMONIC_FIMUL: case ZYDIS_MNEMONIC_FDIV:
+    case ZYDIS_MNEMONIC_FDIVP: case ZYDIS_MNEMONIC_FIDIV: case ZYDIS_MNEMONIC_FDIVR:
+    case ZYDIS_MNEMONIC_FDIVRP: case ZYDIS_MNEMONIC_FIDIVR: case ZYDIS_MNEMONIC_FCOM:
+    case ZYDIS_MNEMONIC_FCOMP: case ZYDIS_MNEMONIC_FCOMPP: case ZYDIS_MNEMONIC_FICOM:
+    case ZYDIS_MNEMONIC_FICOMP: case ZYDIS_MNEMONIC_FUCOM: case ZYDIS_MNEMONIC_FUCOMP:
+    case ZYDIS_MNEMONIC_FUCOMPP: case ZYDIS_MNEMONIC_FCOMI: case ZYDIS_MNEMONIC_FCOMIP:
+    case ZYDIS_MNEMONIC_FUCOMI: case ZYDIS_MNEMONIC_FUCOMIP: case ZYDIS_MNEMONIC_FTST:
+    case ZYDIS_MNEMONIC_FCHS: case ZYDIS_MNEMONIC_FABS: case ZYDIS_MNEMONIC_FSQRT:
+    case ZYDIS_MNEMONIC_FRNDINT: case ZYDIS_MNEMONIC_FSCALE: case ZYDIS_MNEMONIC_FXTRACT:
+    case ZYDIS_MNEMONIC_FPREM: case ZYDIS_MNEMONIC_FPREM1: case ZYDIS_MNEMONIC_FXCH:
+    case ZYDIS_MNEMONIC_FCMOVB: case ZYDIS_MNEMONIC_FCMOVE: case ZYDIS_MNEMONIC_FCMOVBE:
+    case ZYDIS_MNEMONIC_FCMOVU: case ZYDIS_MNEMONIC_FCMOVNB: case ZYDIS_MNEMONIC_FCMOVNE:
+    case ZYDIS_MNEMONIC_FCMOVNBE: case ZYDIS_MNEMONIC_FCMOVNU: case ZYDIS_MNEMONIC_FLD1:
+    case ZYDIS_MNEMONIC_FLDZ: case ZYDIS_MNEMONIC_FLDPI: case ZYDIS_MNEMONIC_FLDL2E:
+    case ZYDIS_MNEMONIC_FLDL2T: case ZYDIS_MNEMONIC_FLDLG2: case ZYDIS_MNEMONIC_FLDLN2:
+    case ZYDIS_MNEMONIC_FLDCW: case ZYDIS_MNEMONIC_FNSTCW: case ZYDIS_MNEMONIC_FNSTSW:
+    case ZYDIS_MNEMONIC_FNCLEX: case ZYDIS_MNEMONIC_FWAIT: case ZYDIS_MNEMONIC_FINCSTP:
+    case ZYDIS_MNEMONIC_FDECSTP: case ZYDIS_MNEMONIC_FFREE:
+        return K_X87;
     default: return K_INVALID;
     }
 }
@@ -624,6 +650,47 @@ static int apply_effects(struct diff_track *t, enum kind k, const ZydisDecodedIn
     return 0;
 }
 
+/* ---- x87 condition codes ---- */
+
+/* The condition codes C0-C3 after an x87 instruction (SDM Vol. 2 "FPU
+ * Flags Affected"): the compares and partial remainders define all four,
+ * most instructions define only C1 (C0, C2, C3 undefined), the control
+ * instructions that do not store the status word leave all four
+ * undefined. FCOMI and its kin leave C0, C2, C3 alone; the SDM has them
+ * clear C1, Intel processors keep it (docs/fpu-status.md), so C1 counts
+ * as undefined there. Reading undefined ones (FNSTSW) is refused. */
+enum { CC_C1 = 1u << 1, CC_ALL = 0xF, CC_BUT_C1 = CC_ALL & ~CC_C1 };
+
+static int x87_cc(struct diff_track *t, ZydisMnemonic mn, const char **why)
+{
+    switch (mn) {
+    case ZYDIS_MNEMONIC_FNSTSW:
+        if (t->x87_cc_poison) {
+            *why = "reads undefined x87 condition codes";
+            return -1;
+        }
+        return 0;
+    case ZYDIS_MNEMONIC_FNSTCW: case ZYDIS_MNEMONIC_FWAIT:
+        return 0;
+    case ZYDIS_MNEMONIC_FCOM: case ZYDIS_MNEMONIC_FCOMP: case ZYDIS_MNEMONIC_FCOMPP:
+    case ZYDIS_MNEMONIC_FUCOM: case ZYDIS_MNEMONIC_FUCOMP: case ZYDIS_MNEMONIC_FUCOMPP:
+    case ZYDIS_MNEMONIC_FICOM: case ZYDIS_MNEMONIC_FICOMP: case ZYDIS_MNEMONIC_FTST:
+    case ZYDIS_MNEMONIC_FPREM: case ZYDIS_MNEMONIC_FPREM1:
+        t->x87_cc_poison = 0;
+        return 0;
+    case ZYDIS_MNEMONIC_FCOMI: case ZYDIS_MNEMONIC_FCOMIP: case ZYDIS_MNEMONIC_FUCOMI:
+    case ZYDIS_MNEMONIC_FUCOMIP:
+        t->x87_cc_poison |= CC_C1;
+        return 0;
+    case ZYDIS_MNEMONIC_FLDCW: case ZYDIS_MNEMONIC_FNCLEX: case ZYDIS_MNEMONIC_FFREE:
+        t->x87_cc_poison = CC_ALL;
+        return 0;
+    default:
+        t->x87_cc_poison = CC_BUT_C1;
+        return 0;
+    }
+}
+
 /* ---- one instruction ---- */
 
 static ZydisDecoder decoder;
@@ -703,6 +770,8 @@ int diff_track_step(struct diff_track *t, const uint8_t *code, size_t avail, con
             return -1;
         }
     }
+    if (k == K_X87 && x87_cc(t, in.mnemonic, why) < 0)
+        return -1;
     if (apply_effects(t, k, &in, ops, &so, new_esp, why) < 0)
         return -1;
     for (unsigned i = 0; i < acc.n; i++)

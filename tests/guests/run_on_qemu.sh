@@ -17,10 +17,12 @@
 # it ends in a deliberate triple fault) passes when QEMU, which -no-reboot
 # turns a triple-fault reset into an exit with status 0, exits 0 after a
 # passing SUMMARY line. Checks where QEMU's TCG is known to differ
-# from the SDM (listed below) are reported and do not count as failures.
+# from the SDM (listed below) are reported and do not count as failures;
+# a guest TCG cannot run at all (it aborts, listed below) is skipped.
 # QEMU_ACCEL picks the accelerator (default tcg; kvm where the host's KVM
 # can run the guest); QEMU_CPU and QEMU_ARGS add to the command.
-# Exit status: 0 all passed, 1 some failed, 77 qemu-system-i386 missing.
+# Exit status: 0 all passed, 1 some failed, 77 qemu-system-i386 missing or
+# every guest skipped.
 set -u
 
 qemu=${QEMU:-qemu-system-i386}
@@ -81,6 +83,30 @@ declare -A tcg_deviations=(
     [pae:pdpte.stale_after_invlpg]="TCG has no PDPTE registers (reads PDPTEs on each walk)"
     [pae:pdpte_rsvd.cr3.]="TCG's MOV to CR3 does not check PDPTE reserved bits"
     [align_check:ac.]="TCG does not implement alignment checking: CR0.AM and EFLAGS.AC are ignored, no #AC"
+    [x87:kernel.fnstsw_m16]="TCG does not set C1 when a result was rounded up"
+    [x87:kernel.fxsave.fsw]="TCG does not set C1 when a result was rounded up"
+    [x87:kernel.fnstenv.fsw]="TCG does not set C1 when a result was rounded up"
+    [x87:kernel.fxsave.fop]="TCG's FXSAVE stores 0 for FOP, FIP, FCS, FDP and FDS"
+    [x87:kernel.fxsave.fip]="TCG's FXSAVE stores 0 for FOP, FIP, FCS, FDP and FDS"
+    [x87:kernel.fxsave.fcs]="TCG's FXSAVE stores 0 for FOP, FIP, FCS, FDP and FDS"
+    [x87:kernel.fxsave.fdp]="TCG's FXSAVE stores 0 for FOP, FIP, FCS, FDP and FDS"
+    [x87:kernel.fxsave.fds]="TCG's FXSAVE stores 0 for FOP, FIP, FCS, FDP and FDS"
+    [x87:kernel.fnstenv.fcs_fop]="TCG does not record the x87 opcode (FOP)"
+    [x87:mf.fwait.fcs_fop]="TCG does not record the x87 opcode (FOP)"
+    [x87:pf.fld_m64.fcs_fop]="TCG does not record the x87 opcode (FOP)"
+    [x87:ftst.fsw]="TCG's FTST leaves C1 as it was instead of clearing it"
+    [x87:misc.fsw]="TCG's FPREM1 does not store the quotient bits in C0, C3, C1"
+    [x87:fsin.]="TCG computes FSIN, FCOS, FSINCOS and FPTAN in the host's double precision"
+    [x87:fcos.]="TCG computes FSIN, FCOS, FSINCOS and FPTAN in the host's double precision"
+    [x87:fptan.]="TCG computes FSIN, FCOS, FSINCOS and FPTAN in the host's double precision"
+    [x87:fsincos.]="TCG computes FSIN, FCOS, FSINCOS and FPTAN in the host's double precision"
+    [x87:mf.fwait.fsw]="TCG's FDIVP stores and pops despite an unmasked divide-by-zero"
+    [x87:mf.fwait.ftw]="TCG's FDIVP stores and pops despite an unmasked divide-by-zero"
+    [x87:mf.fst.]="TCG raises a pending x87 exception only at FWAIT, not at the next waiting x87 instruction"
+)
+# guest -> why TCG cannot run it at all (seen with QEMU 7.2).
+declare -A tcg_aborts=(
+    [x87_ferr]="TCG aborts (tcg_handle_interrupt: qemu_mutex_iothread_locked() assertion) when FERR# raises IRQ 13"
 )
 
 known_deviation() { # guest, CHECK line -> prints the reason if known
@@ -99,6 +125,7 @@ known_deviation() { # guest, CHECK line -> prints the reason if known
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/popek-qemu.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 failed=0
+skipped=0
 for g in "${guests[@]}"; do
     expect=1
     case "$g" in
@@ -116,6 +143,11 @@ for g in "${guests[@]}"; do
             rm -f "$tmp/status"
         fi ;;
     esac
+    if [ "${QEMU_ACCEL:-tcg}" = tcg ] && [ -n "${tcg_aborts[$name]:-}" ]; then
+        echo "SKIP $name: ${tcg_aborts[$name]}"
+        skipped=$((skipped + 1))
+        continue
+    fi
     # shellcheck disable=SC2086 # QEMU_ARGS is a word list
     timeout --kill-after=5 60 "$qemu" -accel "${QEMU_ACCEL:-tcg}" ${QEMU_CPU:+-cpu "$QEMU_CPU"} \
         -nodefaults -machine pc -m 128 "${boot[@]}" \
@@ -152,4 +184,5 @@ for g in "${guests[@]}"; do
         failed=1
     fi
 done
+[ $failed -eq 0 ] && [ $skipped -eq ${#guests[@]} ] && exit 77
 exit $failed

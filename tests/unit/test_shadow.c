@@ -45,11 +45,15 @@ static uint32_t rd32(uint64_t pa)
     return v;
 }
 
+static unsigned dev_reads;
+
 static void dev_io(void *opaque, uint64_t offset, void *data, unsigned size, bool is_write)
 {
     (void)opaque, (void)offset;
-    if (!is_write)
+    if (!is_write) {
         memset(data, 0xAB, size);
+        dev_reads++;
+    }
 }
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
@@ -81,6 +85,7 @@ static void setup(void)
     cr_assert_eq(mmu_shadow_init(&sh, &mmu, m, &err), 0, "%s", err.msg);
     ram = mach_ram(m);
     next_table = 0x11000;
+    dev_reads = 0;
     struct sigaction sa = {.sa_sigaction = on_segv, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, NULL);
@@ -508,5 +513,207 @@ Test(shadow, rom_read_mapped_write_emulated)
     cr_assert_eq(store(0, 0xFFFF0, 0), MMU_SHADOW_MMIO, "ROM writes are emulated (dropped)");
     cr_assert_eq(rep.paddr, 0xFFFF0);
     cr_assert_eq(must_load(0, 0xFFFF0), want);
+    check_vma_count();
+}
+
+/* ---- flushes check translations before dropping them (shadow_flush.c) ---- */
+
+static void load_cr3(uint32_t cr3)
+{
+    struct mmu_fault f;
+    cr_assert_eq(mmu_write_cr3(&mmu, cr3, &f), MMU_OK);
+}
+
+Test(shadow, cr3_load_keeps_unchanged_translations)
+{
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US | ACC | DIRTY);
+    wr32(0x200000, 7);
+    cr_assert_eq(must_load(0, 0x400000), 7);
+    load_cr3(PD);
+    cr_assert_eq(must_load(0, 0x400000), 7);
+    must_store(0, 0x400000, 8);
+    cr_assert_eq(sh.stats.faults, 1, "the same translation, A and D set: kept");
+    cr_assert_eq(sh.stats.flush_kept, 1);
+    cr_assert_eq(rd32(0x200000), 8);
+    check_vma_count();
+}
+
+Test(shadow, cr3_load_refreshes_changed_translations)
+{
+    enum { PD2 = 0x20000 };
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US | ACC | DIRTY);
+    memcpy(ram + PD2, ram + PD, 4096);
+    /* PD2 has its own page table for 0x400000, pointing elsewhere. */
+    wr32(PD2 + 4, 0x21000 | P | RW | US | ACC);
+    memset(ram + 0x21000, 0, 4096);
+    wr32(0x21000, 0x300000 | P | RW | US | ACC | DIRTY);
+    wr32(0x200000, 1), wr32(0x300000, 2), wr32(0x301000, 3);
+    cr_assert_eq(must_load(3, 0x400000), 1);
+    load_cr3(PD2);
+    cr_assert_eq(must_load(3, 0x400000), 2);
+    load_cr3(PD);
+    cr_assert_eq(must_load(3, 0x400000), 1);
+    cr_assert_eq(sh.stats.faults, 1, "each CR3 load mapped the new translation");
+    cr_assert_eq(sh.stats.flush_refreshed, 2);
+    /* A PTE of the other address space changed while it was not current. */
+    wr32(0x21000, 0x301000 | P | RW | US | ACC | DIRTY);
+    load_cr3(PD2);
+    cr_assert_eq(must_load(3, 0x400000), 3, "the CR3 load sees the new PTE");
+    must_store(3, 0x400000, 4);
+    cr_assert_eq(rd32(0x301000), 4);
+    /* Not present there any more: the access faults. */
+    load_cr3(PD);
+    wr32(0x21000, 0);
+    load_cr3(PD2);
+    uint32_t v;
+    cr_assert_eq(load(3, 0x400000, &v), MMU_SHADOW_GUEST_FAULT);
+    cr_assert_eq(rep.fault.error_code, MMU_PF_U);
+    check_vma_count();
+}
+
+Test(shadow, flushes_leave_accessed_and_dirty_to_the_access)
+{
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US | ACC | DIRTY);
+    uint32_t pte = pte_addr(0x400000);
+    must_store(0, 0x400000, 1);
+    /* A cleared by software: the next access walks and sets it again. */
+    wr32(pte, rd32(pte) & ~ACC);
+    load_cr3(PD);
+    cr_assert_eq(rd32(pte) & (ACC | DIRTY), DIRTY, "the flush itself sets nothing");
+    must_load(0, 0x400000);
+    cr_assert_eq(rd32(pte) & (ACC | DIRTY), ACC | DIRTY);
+    cr_assert_eq(sh.stats.faults, 2);
+    /* D cleared: the page stays readable, the first write walks again. */
+    wr32(pte, rd32(pte) & ~DIRTY);
+    load_cr3(PD);
+    must_load(0, 0x400000);
+    cr_assert_eq(sh.stats.faults, 2, "still mapped, read-only");
+    cr_assert_eq(rd32(pte) & (ACC | DIRTY), ACC, "a read does not set D");
+    must_store(0, 0x400000, 2);
+    cr_assert_eq(sh.stats.faults, 3);
+    cr_assert_eq(rd32(pte) & (ACC | DIRTY), ACC | DIRTY);
+    /* Rights taken away: the user window no longer maps it. */
+    wr32(pte, rd32(pte) & ~US);
+    load_cr3(PD);
+    uint32_t v;
+    cr_assert_eq(load(3, 0x400000, &v), MMU_SHADOW_GUEST_FAULT);
+    cr_assert_eq(rep.fault.error_code, MMU_PF_P | MMU_PF_U);
+    check_vma_count();
+}
+
+Test(shadow, invlpg_checks_the_new_pte)
+{
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US | ACC | DIRTY);
+    uint32_t pte = pte_addr(0x400000);
+    wr32(0x200000, 1), wr32(0x201000, 2), wr32(0x202000, 3);
+    cr_assert_eq(must_load(3, 0x400000), 1);
+    map(0x400000, 0x201000, P | RW | US | ACC | DIRTY);
+    mmu_invlpg(&mmu, 0x400000);
+    cr_assert_eq(must_load(3, 0x400000), 2);
+    cr_assert_eq(sh.stats.faults, 1, "mapped at the INVLPG: A and D were set");
+    map(0x400000, 0x202000, P | RW | US);
+    mmu_invlpg(&mmu, 0x400000);
+    cr_assert_eq(rd32(pte) & (ACC | DIRTY), 0, "INVLPG sets no flag");
+    cr_assert_eq(must_load(3, 0x400000), 3);
+    cr_assert_eq(sh.stats.faults, 2);
+    cr_assert_eq(rd32(pte) & (ACC | DIRTY), ACC);
+    map(0x400000, 0x202000, 0);
+    mmu_invlpg(&mmu, 0x400000);
+    uint32_t v;
+    cr_assert_eq(load(3, 0x400000, &v), MMU_SHADOW_GUEST_FAULT);
+    check_vma_count();
+}
+
+Test(shadow, page_mapped_again_by_mprotect)
+{
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US);
+    wr32(0x200000, 5);
+    cr_assert_eq(must_load(0, 0x400000), 5);
+    uint64_t mmaps = sh.stats.mmaps;
+    /* A #PF handler's dance: not present, INVLPG, present again. */
+    map(0x400000, 0x200000, 0);
+    mmu_invlpg(&mmu, 0x400000);
+    check_vma_count();
+    uint32_t v;
+    cr_assert_eq(load(0, 0x400000, &v), MMU_SHADOW_GUEST_FAULT);
+    map(0x400000, 0x200000, P | RW | US);
+    cr_assert_eq(must_load(0, 0x400000), 5);
+    cr_assert_eq(sh.stats.mmaps, mmaps, "the parked page came back by mprotect");
+    cr_assert_eq(sh.stats.unparks, 1);
+    check_vma_count();
+    must_store(0, 0x400000, 6);
+    cr_assert_eq(rd32(0x200000), 6);
+    cr_assert_eq(sh.win[0].nruns, 1, "mapping a page again adds no run");
+    check_vma_count();
+    /* The middle of a run parked and mapped again: the kernel splits the
+     * VMA and merges it back, as the count says. */
+    for (uint32_t i = 1; i < 4; i++)
+        map(0x400000 + i * 0x1000, 0x200000 + i * 0x1000, P | RW | US | ACC | DIRTY);
+    must_load(0, 0x402000);
+    cr_assert_eq(sh.stats.prefetched, 2);
+    map(0x402000, 0x202000, 0);
+    mmu_invlpg(&mmu, 0x402000);
+    check_vma_count();
+    map(0x402000, 0x202000, P | RW | US | ACC | DIRTY);
+    mmu_invlpg(&mmu, 0x402000);
+    cr_assert_eq(sh.stats.unparks, 2, "mapped again at the INVLPG");
+    must_store(0, 0x401000, 1), must_store(0, 0x402000, 2), must_store(0, 0x403000, 3);
+    check_vma_count();
+}
+
+Test(shadow, flushes_never_read_mmio)
+{
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US | ACC | DIRTY);
+    must_load(0, 0x400000);
+    /* The page table moves to MMIO: a check at the CR3 load would have to
+     * read the device, so the mapping is dropped unread. */
+    wr32(PD + 4, MMIO_BASE | P | RW | US | ACC);
+    load_cr3(PD);
+    cr_assert_eq(dev_reads, 0);
+    uint32_t v;
+    cr_assert_eq(load(0, 0x400000, &v), MMU_SHADOW_BAD_PHYS, "the access walks the device");
+    cr_assert_eq(dev_reads, 1);
+}
+
+Test(shadow, maps_ahead_only_accessed_neighbours)
+{
+    paging(0, 0);
+    /* Linear 0x400000 + i pages -> physical 0x200000 + i pages. */
+    map(0x3FF000, 0x1FF000, P | RW | US | ACC);           /* another page table */
+    map(0x400000, 0x200000, P | RW | US | ACC);
+    map(0x401000, 0x201000, P | RW | US);                 /* faults first */
+    map(0x402000, 0x202000, P | RW | US | ACC);
+    map(0x403000, 0x203000, P | RW | ACC);                /* supervisor */
+    map(0x404000, 0x204000, P | RW | US | ACC | DIRTY);   /* writable */
+    map(0x405000, 0x205000, P | RW | US);                 /* A clear */
+    wr32(0x200000, 0xF), wr32(0x202000, 2), wr32(0x203000, 3), wr32(0x205000, 5);
+    must_load(0, 0x401000);
+    cr_assert_eq(sh.stats.prefetched, 3, "0x400000, 0x402000, 0x403000, read-only");
+    cr_assert_eq(must_load(0, 0x400000) + must_load(0, 0x402000) + must_load(0, 0x403000),
+                 0xF + 2 + 3);
+    cr_assert_eq(sh.stats.faults, 1);
+    cr_assert_eq(rd32(pte_addr(0x402000)) & (ACC | DIRTY), ACC, "a read ahead sets no D");
+    must_store(0, 0x402000, 12);
+    cr_assert_eq(sh.stats.faults, 2, "the first write walks to set D");
+    cr_assert_eq(rd32(pte_addr(0x402000)) & (ACC | DIRTY), ACC | DIRTY);
+    cr_assert_eq(must_load(0, 0x405000), 5);
+    cr_assert_eq(sh.stats.faults, 3, "never mapped ahead: its A was clear");
+    must_load(0, 0x3FF000);
+    cr_assert_eq(sh.stats.faults, 4, "not mapped ahead: another page table");
+    /* The user window maps ahead only what CPL 3 may read. */
+    must_load(3, 0x402000);
+    uint32_t v;
+    cr_assert_eq(load(3, 0x403000, &v), MMU_SHADOW_GUEST_FAULT);
+    cr_assert_eq(rep.fault.error_code, MMU_PF_P | MMU_PF_U);
+    /* A page mapped ahead follows its PTE's INVLPG like any other. */
+    map(0x400000, 0x205000, P | RW | US | ACC);
+    mmu_invlpg(&mmu, 0x400000);
+    cr_assert_eq(must_load(0, 0x400000), 5);
     check_vma_count();
 }
