@@ -319,6 +319,21 @@ void mmu_shadow_describe(const struct mmu *mmu, uint32_t idx, const struct mmu_x
     sp->contiguous = true;
 }
 
+void mmu_shadow_prefault(struct mmu_shadow *s, unsigned cpl, uint32_t lin)
+{
+    struct mmu_shadow_window *w = &s->win[cpl == 3];
+    uint32_t idx = lin >> 12;
+    if (!(s->mmu->regs.cr0 & MMU_CR0_PG) || (w->state[idx] & SHW_VALID))
+        return;
+    struct mmu_shadow_span sp = {0};
+    uint32_t st = mmu_shadow_peek_state(s, w, idx, &sp);
+    if (!(st & SHW_VALID))
+        return;
+    mmu_shadow_make_room(s, w);
+    if (mmu_shadow_map(s, w, idx, 1, st) == 0)
+        s->stats.prefaulted++;
+}
+
 static enum mmu_shadow_result map_fault(struct mmu_shadow *s, struct mmu_shadow_window *w,
                                         uint32_t idx, const struct mmu_xlat *x, unsigned cpl,
                                         struct mmu_shadow_fault *out)

@@ -395,6 +395,7 @@ struct mmu_shadow_fault {
     X(flush_kept, "mappings kept by flushes (same translation)")                       \
     X(flush_refreshed, "mappings refreshed by flushes")                                \
     X(prefetched, "pages mapped ahead of a fault")                                     \
+    X(prefaulted, "pages mapped before a retried access (after a guest #PF)")          \
     X(code_protects, "code-page write protects")                                       \
     X(wipes, "window wipes")                                                           \
     X(budget_wipes, "wipes for the VMA budget")
@@ -445,6 +446,11 @@ void mmu_shadow_destroy(struct mmu_shadow *s);
 
 /* Host address of guest linear 0 in the window for cpl: the GS base. */
 uint8_t *mmu_shadow_window_base(const struct mmu_shadow *s, unsigned cpl);
+
+/* Maps linear page lin in cpl's window now if its walk would write no
+ * flag (A set; writable only with D set), as map-ahead does: for the
+ * access a guest #PF handler made possible, about to be retried. */
+void mmu_shadow_prefault(struct mmu_shadow *s, unsigned cpl, uint32_t lin);
 
 /* Handles a host fault at host_addr (si_addr). is_write from the host's
  * page-fault error code (mmu_shadow_sig_is_write). Translated code never

@@ -128,6 +128,11 @@ static void run_block(struct bt *bt, const struct tc_block *b)
     bt->rt.eip = cpu->eip;
     bt->rt.budget = bt->poll_budget;
     rt_take_flags(bt);
+    /* Back at an instruction that took a guest #PF: its handler ran. */
+    if (bt->pf.pending && bt->pf.eip == cpu->eip) {
+        mmu_shadow_prefault(&bt->shadow, bt->pf.cpl, bt->pf.lin);
+        bt->pf.pending = false;
+    }
     set_gs_base(bt, (uint64_t)(uintptr_t)mmu_shadow_window_base(&bt->shadow, cpu->cpl));
     bt->rt.gs_base = bt->gs_base;
     bt_seg_sync(&bt->rt, cpu);

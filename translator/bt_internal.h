@@ -181,6 +181,14 @@ struct bt_ras {
     stack_t old_altstack;
 };
 
+/* A guest page fault taken in translated code, until its instruction is
+ * entered again (bt_engine.c maps the page then if the guest fixed it). */
+struct bt_pf {
+    bool pending;
+    unsigned cpl;
+    uint32_t eip, lin;
+};
+
 struct bt {
     struct bt_rt rt;
     struct machine *m;
@@ -210,6 +218,7 @@ struct bt {
     struct bt_stats stats;
     struct bt_obs obs;        /* tracing, perf map, SMC policy (bt_obs.h) */
     struct bt_ras ras;
+    struct bt_pf pf;
     struct bt_x87 x87;        /* x87 in translated code (bt_x87.h) */
 };
 

@@ -76,6 +76,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
     case MMU_SHADOW_NOT_OURS:
         pass_on(sig);
         return;
+    case MMU_SHADOW_GUEST_FAULT:
+        /* The guest's #PF handler will likely make this access possible:
+         * the dispatcher maps it before the retry (bt_prefault_check). */
+        bt->pf = (struct bt_pf){.pending = true, .eip = eip, .lin = out.lin, .cpl = out.cpl};
+        leave_at(bt, uc, eip, BT_EXIT_FAULT);
+        return;
     default: /* guest fault, MMIO, unassigned, host error: the interpreter redoes it */
         leave_at(bt, uc, eip, BT_EXIT_FAULT);
         return;

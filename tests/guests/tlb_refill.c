@@ -17,6 +17,7 @@ NEEDS("paging pm-iret");
 #define VA_INV 0x40400000u   /* INVLPG cases */
 #define VA_AHEAD 0x40800000u /* eight pages over eight contiguous frames */
 #define AHEAD 8u
+#define VA_DEMAND 0x40c00000u /* not present until the #PF handler maps it */
 
 static uint32_t dir2[1024] __attribute__((aligned(PAGE_SIZE)));
 static uint32_t table2[1024] __attribute__((aligned(PAGE_SIZE)));
@@ -191,6 +192,37 @@ static void neighbours(void)
     check_eq("ahead.invlpg_neighbour", 0xF5, rd(VA_AHEAD));
 }
 
+/* Demand paging as an OS does it: the #PF handler maps the page (with A
+ * and D set, as Linux's entries are) and returns to the faulting access,
+ * which then completes (SDM Vol. 3A 6.15 #PF: a fault, restartable). On
+ * bt the page is mapped before the retry (softmmu mmu_shadow_prefault). */
+static volatile uint32_t demand_faults;
+
+static void demand_handler(struct trap_frame *f)
+{
+    (void)f;
+    uint32_t cr2 = read_cr2();
+    if ((cr2 & ~(PAGE_SIZE - 1)) != VA_DEMAND || demand_faults++ > 4)
+        return; /* not ours: retried, it faults again and the count says so */
+    pg_map_4k(VA_DEMAND, (uint32_t)frame_c, PTE_P | PTE_W | PTE_A | PTE_D);
+}
+
+static void demand(void)
+{
+    frame_c[1] = 0x5EED;
+    idt_set_handler(VEC_PF, demand_handler);
+    uint32_t sum = 0;
+    for (unsigned i = 0; i < 1000; i++) {
+        sum += rd(VA_DEMAND + 4);
+        wr(VA_DEMAND + 8, i);
+    }
+    check_eq("demand.faults", 1, demand_faults);
+    check_eq("demand.sum", 1000 * 0x5EED, sum);
+    check_eq("demand.last_store", 999, frame_c[2]);
+    check_eq("demand.ad", PTE_A | PTE_D, ad(pg_pte(VA_DEMAND)));
+    idt_set_handler(VEC_PF, NULL);
+}
+
 void test_main(void)
 {
     pg_init();
@@ -198,5 +230,6 @@ void test_main(void)
     address_spaces();
     invlpg_cases();
     neighbours();
+    demand();
     pg_disable();
 }

@@ -717,3 +717,29 @@ Test(shadow, maps_ahead_only_accessed_neighbours)
     cr_assert_eq(must_load(0, 0x400000), 5);
     check_vma_count();
 }
+
+/* After a guest #PF handler fixed an entry: the page is mapped before the
+ * retry only when no flag needs writing (A set; writable only with D). */
+Test(shadow, prefault_maps_only_what_needs_no_flag_write)
+{
+    paging(0, 0);
+    map(0x400000, 0x200000, P | RW | US);          /* A clear: left to the access */
+    map(0x401000, 0x201000, P | RW | US | ACC);    /* A set, D clear: read-only */
+    map(0x402000, 0x202000, P | RW | US | ACC | DIRTY);
+    wr32(PD + (0x400000 >> 22) * 4, rd32(PD + (0x400000 >> 22) * 4) | ACC); /* PDE used before */
+    mmu_shadow_prefault(&sh, 0, 0x400000);
+    mmu_shadow_prefault(&sh, 0, 0x401000);
+    mmu_shadow_prefault(&sh, 3, 0x402000);
+    mmu_shadow_prefault(&sh, 0, 0x403000);         /* not present: nothing */
+    cr_assert_eq(sh.stats.prefaulted, 2);
+    cr_assert_eq(rd32(pte_addr(0x400000)) & (ACC | DIRTY), 0, "no flag written");
+    cr_assert_eq(rd32(pte_addr(0x401000)) & DIRTY, 0);
+    unsigned faults = sh.stats.faults;
+    must_load(0, 0x401000);
+    must_store(3, 0x402000, 5);
+    cr_assert_eq(sh.stats.faults, faults, "mapped before the access");
+    must_store(0, 0x401004, 6);
+    cr_assert_eq(sh.stats.faults, faults + 1, "the first write still sets D");
+    cr_assert_eq(rd32(pte_addr(0x401000)) & DIRTY, DIRTY);
+    check_vma_count();
+}
