@@ -161,7 +161,10 @@ static bool term_take(int fd)
     term.fd = fd;
     if (!term.atexit_registered)
         term.atexit_registered = atexit(term_atexit) == 0;
-    struct sigaction sa = {.sa_sigaction = term_signal, .sa_flags = SA_SIGINFO | SA_RESTART};
+    /* SA_ONSTACK: the bt engine runs guest code on a small stack of its
+     * own and gives signals an alternate one (translator/bt_ras.c). */
+    struct sigaction sa = {.sa_sigaction = term_signal,
+                           .sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK};
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]); i++)
         sigaction(term_signals[i], &sa, &term.old[term_signals[i]]);
