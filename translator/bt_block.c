@@ -339,6 +339,7 @@ static bool untranslated(struct build *k, const struct dec_insn *d, enum dec_sta
     }
     check_here(k, BT_BUDGET_LAST);
     bt_emit_handoff(&k->a, k->eip + k->off, handoff_reason(d, st == DEC_OK));
+    k->b->flags |= BT_BLOCK_HANDOFF;
     if (st == DEC_OK)
         k->bt->stats.handoff_by_mnemonic[d->mnemonic]++;
     /* The handed-over instruction's bytes belong to the block: rewriting

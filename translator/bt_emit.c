@@ -1,9 +1,10 @@
 /* The emitter: host code for one guest instruction. Innocuous
  * instructions are re-encoded by the Zydis encoder for 64-bit mode with
  * ESP renamed to r8d and every memory operand rewritten to
- * gs:[addr32 ...]; the ones whose 64-bit meaning differs (INC/DEC r,
- * PUSH, POP, LEAVE, near branches) get explicit sequences; anything else
- * is handed to the interpreter. */
+ * gs:[addr32 ...] (gs:[r9d] through a segment with a base,
+ * bt_emit_seg.c); the ones whose 64-bit meaning differs (INC/DEC r,
+ * PUSH, POP, LEAVE, near branches, string instructions in bt_emit_str.c)
+ * get explicit sequences; anything else is handed to the interpreter. */
 #include "translator/bt_asm.h"
 
 #include <assert.h>
@@ -34,10 +35,28 @@ static enum bt_emit_result emit_push(struct bt_asm *a, const struct dec_insn *d,
     return BT_EMIT_OK;
 }
 
-static enum bt_emit_result emit_pop(struct bt_asm *a, const struct dec_insn *d)
+/* POP m32: the address is computed with ESP already incremented when
+ * ESP is its base (SDM Vol. 2B POP); the store comes before the ESP move
+ * so a fault on either access leaves ESP as it was. */
+static enum bt_emit_result emit_pop_mem(struct bt_asm *a, const struct dec_op *op, uint32_t mode)
+{
+    struct dec_mem m, dst = op->mem;
+    if (!bt_seg_flat(mode, dst.seg) || dst.index == HLP_ESP)
+        return BT_EMIT_FALLBACK;
+    if (dst.base == HLP_ESP)
+        dst.disp += 4;
+    bt_mem_insn(a, false, (const uint8_t[]){0x8B}, 1, R_R9, bt_stack_at(&m, 0), true);
+    bt_mem_insn(a, false, (const uint8_t[]){0x89}, 1, R_R9, &dst, true);
+    bt_add_esp(a, 4);
+    return BT_EMIT_OK;
+}
+
+static enum bt_emit_result emit_pop(struct bt_asm *a, const struct dec_insn *d, uint32_t mode)
 {
     const struct dec_op *op = &d->ops[0];
     struct dec_mem m;
+    if (d->opsize == 32 && op->kind == DEC_OP_MEM && op->size == 32)
+        return emit_pop_mem(a, op, mode);
     if (d->opsize != 32 || op->kind != DEC_OP_REG || op->reg.cls != DEC_RC_GPR)
         return BT_EMIT_FALLBACK;
     unsigned r = bt_host_reg(op->reg.num);
@@ -197,7 +216,9 @@ static enum bt_emit_result emit_control(struct bt_asm *a, const struct dec_insn 
 {
     uint32_t next = eip + d->len;
     struct dec_mem m;
-    if (d->opsize != 32 || !bt_seg_flat(mode, HLP_SS))
+    bool uses_stack = d->cf == DEC_CF_CALL_REL || d->cf == DEC_CF_CALL_IND ||
+                      d->cf == DEC_CF_RET || d->cf == DEC_CF_RET_IMM;
+    if (d->opsize != 32 || (uses_stack && !bt_seg_flat(mode, HLP_SS)))
         return BT_EMIT_FALLBACK;
     switch (d->cf) {
     case DEC_CF_JMP_REL:
@@ -495,7 +516,7 @@ enum bt_emit_result bt_emit_insn(struct bt_asm *a, const struct dec_insn *d,
         if (d->mnemonic == ZYDIS_MNEMONIC_PUSH)
             return emit_push(a, d, mode);
         if (d->mnemonic == ZYDIS_MNEMONIC_POP)
-            return emit_pop(a, d);
+            return emit_pop(a, d, mode);
         if (d->mnemonic == ZYDIS_MNEMONIC_LEAVE)
             return emit_leave(a, d);
         return bt_emit_stack_forms(a, d, mode);

@@ -67,9 +67,9 @@ void bt_seg_lin_r9(struct bt_asm *a, const struct dec_mem *m)
     bool has_base = m->base != DEC_NOREG, has_index = m->index != DEC_NOREG;
     if (has_base && has_index) {
         bt_mem_insn(a, false, (const uint8_t[]){0x8D}, 1, R_R9, m, false); /* lea r9d, [ea] */
-        bt_bytes(a, (const uint8_t[]){0x45, 0x8B, 0x97}, 3);               /* mov r10d, [r15+base] */
+        bt_bytes(a, (const uint8_t[]){0x45, 0x8B, 0x97}, 3);         /* mov r10d, [r15+base] */
         bt_d32(a, at);
-        bt_bytes(a, (const uint8_t[]){0x47, 0x8D, 0x0C, 0x11}, 4);         /* lea r9d, [r9+r10] */
+        bt_bytes(a, (const uint8_t[]){0x47, 0x8D, 0x0C, 0x11}, 4);   /* lea r9d, [r9+r10] */
         return;
     }
     bt_bytes(a, (const uint8_t[]){0x45, 0x8B, 0x8F}, 3); /* mov r9d, [r15+base] */
@@ -86,7 +86,8 @@ void bt_seg_lin_r9(struct bt_asm *a, const struct dec_mem *m)
         bt_b1(a, (uint8_t)(ss << 6 | (r & 7) << 3 | 1));
         disp_bytes(a, mod, m->disp);
     } else if (mod) {
-        bt_bytes(a, (const uint8_t[]){0x45, 0x8D, (uint8_t)(mod << 6 | 1 << 3 | 1)}, 3); /* lea r9d, [r9+disp] */
+        /* lea r9d, [r9 + disp] */
+        bt_bytes(a, (const uint8_t[]){0x45, 0x8D, (uint8_t)(mod << 6 | 1 << 3 | 1)}, 3);
         disp_bytes(a, mod, m->disp);
     }
 }

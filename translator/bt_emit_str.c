@@ -49,7 +49,8 @@ static int kind_of(unsigned mnemonic)
 
 static void set_str_biased(struct bt_asm *a, uint32_t v)
 {
-    bt_bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED}, 4); /* mov [r15+str_biased], v */
+    /* mov dword [r15+str_biased], v */
+    bt_bytes(a, (const uint8_t[]){0x41, 0xC7, 0x47, BT_RT_STR_BIASED}, 4);
     bt_d32(a, v);
 }
 
@@ -149,7 +150,8 @@ static void emit_rep_chunked(struct bt_asm *a, const struct dec_insn *d, uint32_
     bt_d32(a, 0);
     bt_b1(a, 0x9C);
     const uint8_t *again = a->p;
-    bt_bytes(a, (const uint8_t[]){0x44, 0x8B, 0xD9, 0x81, 0xF9}, 5); /* mov r11d, ecx; cmp ecx, CHUNK */
+    /* mov r11d, ecx; cmp ecx, CHUNK */
+    bt_bytes(a, (const uint8_t[]){0x44, 0x8B, 0xD9, 0x81, 0xF9}, 5);
     bt_d32(a, STR_CHUNK);
     bt_bytes(a, (const uint8_t[]){0x76, 0x05, 0xB9}, 3); /* jbe +5; mov ecx, CHUNK */
     bt_d32(a, STR_CHUNK);

@@ -33,6 +33,7 @@ struct tc_block;
 enum {
     BT_BLOCK_PROLOGUE = 1u << 0,  /* starts with the dispatcher-only prologue */
     BT_BLOCK_HASHCHECK = 1u << 1, /* on a hash-check page: verified at entry */
+    BT_BLOCK_HANDOFF = 1u << 2,   /* its last instruction goes to the interpreter */
 };
 /* mov dword [r15 + BT_RT_EIP], imm32 (8); mov r10d, imm32 (6); jmp rel32 (5) */
 #define BT_OBS_PROLOGUE_LEN 19

@@ -23,6 +23,15 @@ static void trace_line(void *opaque, const char *line)
 
 /* ---- formatting ---------------------------------------------------------------- */
 
+/* Whether the side table lists the instruction at guest offset off. */
+static bool in_side_table(const struct tc_block *b, uint32_t off)
+{
+    for (unsigned i = 0; i < b->n_insns; i++)
+        if (b->map[i].guest_off == off)
+            return true;
+    return false;
+}
+
 void bt_trace_format_in(const struct dec_ctx *dec, const struct tc_block *b,
                         const uint8_t *guest, bt_line_fn emit, void *opaque)
 {
@@ -32,24 +41,26 @@ void bt_trace_format_in(const struct dec_ctx *dec, const struct tc_block *b,
              b->key.eip, b->key.phys, b->key.mode, b->guest_len, b->n_insns,
              b->flags & BT_BLOCK_HASHCHECK ? ", hash-checked" : "");
     emit(opaque, line);
-    unsigned k = 0;
     for (uint32_t off = 0; off < b->guest_len;) {
         struct dec_insn d;
         uint32_t eip = b->key.eip + off;
-        /* Instructions past the side table were handed to the interpreter. */
-        const char *note = k < b->n_insns ? "" : "  ; interpreter";
         if (dec_decode(dec, DEC_MODE_32, guest + off, b->guest_len - off, &d) != DEC_OK) {
-            snprintf(line, sizeof line, "  0x%08" PRIx32 ":  (db 0x%02x: does not decode here)%s",
-                     eip, guest[off], note);
+            snprintf(line, sizeof line,
+                     "  0x%08" PRIx32 ":  (db 0x%02x: does not decode here)  ; interpreter", eip,
+                     guest[off]);
             emit(opaque, line);
             break;
         }
+        /* Not translated: the hand-over ending the block, or a helper call. */
+        const char *note = in_side_table(b, off)                     ? ""
+                           : off + d.len >= b->guest_len &&
+                                     (b->flags & BT_BLOCK_HANDOFF) ? "  ; interpreter"
+                                                                   : "  ; helper call";
         if (dec_format(dec, &d, eip, text, sizeof text) < 0)
             snprintf(text, sizeof text, "%s", dec_mnemonic_name(&d));
         snprintf(line, sizeof line, "  0x%08" PRIx32 ":  %s%s", eip, text, note);
         emit(opaque, line);
         off += d.len;
-        k++;
     }
 }
 

@@ -5,11 +5,17 @@
 #include "vmm_helpers/fpu_internal.h"
 
 /* Loads: the value is pushed unless an unmasked exception suppresses
- * it; a full stack pushes the real indefinite (Vol. 1 8.5.1.1). */
+ * it; a full stack pushes the real indefinite (Vol. 1 8.5.1.1). The
+ * overflow comes first: what the source alone would raise (DE, IE of an
+ * SNaN) is not reported then, as on Intel processors (the differential
+ * test found it). */
 static void push_checked(struct fpu_insn *x, struct fpu_env *e, struct fpu_f80 v)
 {
-    if (fpu_overflow(x->cpu, e))
+    struct fpu_env full = fpu_env_make(x->fcw);
+    if (fpu_overflow(x->cpu, &full)) {
+        *e = full;
         v = fpu_indefinite;
+    }
     if (fpu_commit(x->cpu, e))
         fpu_push(x->cpu, v);
 }
@@ -145,7 +151,11 @@ static void exchange(struct fpu_insn *x)
     fpu_st_set(cpu, x->rm, a);
 }
 
-/* FCMOVcc (P6, Vol. 2A FCMOVcc): DA /0-/3 B, E, BE, U; DB the negations. */
+/* FCMOVcc (P6, Vol. 2A FCMOVcc): DA /0-/3 B, E, BE, U; DB the negations.
+ * An empty ST(0) or ST(i) is a stack underflow whatever the condition;
+ * masked, ST(0) becomes the indefinite (as Intel processors do: an empty
+ * ST(0) with a valid ST(i) and the condition true gives the indefinite,
+ * not ST(i); the differential test found it). */
 static void cmov(struct fpu_insn *x)
 {
     struct hlp_cpu *cpu = x->cpu;
@@ -164,7 +174,7 @@ static void cmov(struct fpu_insn *x)
     fpu_src(cpu, &e, 0, &under);
     struct fpu_f80 v = fpu_src(cpu, &e, x->rm, &under);
     if (fpu_commit(cpu, &e) && (cond || under))
-        fpu_st_set(cpu, 0, cond ? v : fpu_indefinite);
+        fpu_st_set(cpu, 0, under ? fpu_indefinite : v);
 }
 
 bool fpu_exec_load(struct fpu_insn *x)

@@ -291,16 +291,20 @@ static struct fpu_f80 fscale(struct fpu_env *e, struct fpu_f80 a, struct fpu_f80
 /* Exact partial remainder (Vol. 2A FPREM/FPREM1): complete when the
  * exponent difference D < 64, with the three low quotient bits in C0,
  * C3, C1; otherwise reduced by 2^(D - N) with N = 32 + D mod 32 and C2
- * set (as Intel processors do). */
+ * set (as Intel processors do). Without a quotient (stack underflow, a
+ * NaN, an invalid operand) C1 and C2 are cleared and C0, C3 kept, as on
+ * Intel processors (the differential test found it). */
 static void fprem(struct fpu_insn *x, bool ieee)
 {
     struct hlp_cpu *cpu = x->cpu;
     struct fpu_env e = fpu_env_make(x->fcw);
     struct fpu_f80 a, b, r;
-    uint16_t cc = 0;
+    uint16_t cc = 0, which = FPU_C0 | FPU_C1 | FPU_C2 | FPU_C3;
     if (screen(cpu, &e, 2, &a, &b, &r)) {
+        which = FPU_C1 | FPU_C2;
     } else if (fpu_classify(a) == FPU_INF || fpu_classify(b) == FPU_ZERO) {
         r = fpu_invalid(&e);
+        which = FPU_C1 | FPU_C2;
     } else if (fpu_classify(a) == FPU_ZERO || fpu_classify(b) == FPU_INF) {
         raise_denormal(&e, a, b);
         r = a;
@@ -351,7 +355,7 @@ static void fprem(struct fpu_insn *x, bool ieee)
     e.flags &= (uint16_t)~FPU_C1;
     if (!fpu_commit(cpu, &e))
         return;
-    fpu_set_cc(cpu, FPU_C0 | FPU_C1 | FPU_C2 | FPU_C3, cc);
+    fpu_set_cc(cpu, which, cc);
     fpu_st_set(cpu, 0, r);
 }
 

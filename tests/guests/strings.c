@@ -164,7 +164,8 @@ static void model(struct sregs *r, const struct form *f)
             r->edi += step;
             break;
         case K_CMPS:
-            r->eflags = (r->eflags & ~FL_ARITH) | cmp_flags(mrd(r->esi, size), mrd(r->edi, size), size);
+            r->eflags = (r->eflags & ~FL_ARITH) |
+                        cmp_flags(mrd(r->esi, size), mrd(r->edi, size), size);
             r->esi += step;
             r->edi += step;
             break;

@@ -217,7 +217,8 @@ static void rep_compare_faults(void)
     r = run(s_repe_cmpsd, 0, 10, esi, edi, FL_SF);
     check_fault("repe_cmpsd", s_repe_cmpsd, 6, VA_L + 0x1000, edi + 16, FLAGS_ANY, VA_L + 0x1000,
                 0);
-    check_end("repe_cmpsd", &r, 3, esi + 28, edi + 28, cmp_flags(rd32(&pgs[9][8]), rd32(&dbuf[24]), 4));
+    check_end("repe_cmpsd", &r, 3, esi + 28, edi + 28,
+              cmp_flags(rd32(&pgs[9][8]), rd32(&dbuf[24]), 4));
 
     /* REPNE SCASB with DF = 1: the destination walks down into a page
      * not present at iteration 6; AL matches at iteration 8. */
@@ -276,7 +277,8 @@ static void other_faults(void)
     map(VA_W + 0x1000, pgs[7], PTE_P);
     arm(PTE_W);
     r = run(s_rep_stosd, 0xA5A5F00D, 6, 0, VA_W + 0x1000 - 8, FL_ZF);
-    check_fault("rep_stosd.ro", s_rep_stosd, 4, 0, VA_W + 0x1000, FL_ZF, VA_W + 0x1000, PF_P | PF_W);
+    check_fault("rep_stosd.ro", s_rep_stosd, 4, 0, VA_W + 0x1000, FL_ZF, VA_W + 0x1000,
+                PF_P | PF_W);
     check_end("rep_stosd.ro", &r, 0, 0, VA_W + 0x1000 + 16, FL_ZF);
     check_eq("rep_stosd.ro.first", 0xA5A5F00D, rd32(&pgs[6][4092]));
     check_eq("rep_stosd.ro.last", 0xA5A5F00D, rd32(&pgs[7][12]));
@@ -322,7 +324,8 @@ static void wrap(void)
     r = run(s_scasd, rd32(pg_zero), 0, 0, 0, FL_DF);
     check_end("wrap.scasd.df1", &r, 0, 0, 0xFFFFFFFC, FL_DF | 0x44);
     r = run(s_scasd, 0, 0, 0, 0xFFFFFFFC, FL_DF);
-    check_end("wrap.scasd.df1.top", &r, 0, 0, 0xFFFFFFF8, FL_DF | cmp_flags(0, rd32(&pg_top[0xFFC]), 4));
+    check_end("wrap.scasd.df1.top", &r, 0, 0, 0xFFFFFFF8,
+              FL_DF | cmp_flags(0, rd32(&pg_top[0xFFC]), 4));
 
     memcpy(dbuf, "\x34\x12", 2);
     r = run(s_movsw, 0, 0, (uint32_t)dbuf, 0xFFFFFFFE, 0);

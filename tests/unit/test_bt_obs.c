@@ -85,7 +85,8 @@ Test(bt_obs, in_asm_lists_each_guest_insn_and_marks_the_handoff)
     struct tc_block *b = make_block(2);
     b->key = (struct tc_key){.phys = 0x123000, .eip = 0x00401000, .mode = 0x3e8};
     b->guest_len = sizeof guest;
-    b->flags = BT_BLOCK_HASHCHECK | BT_BLOCK_PROLOGUE;
+    b->flags = BT_BLOCK_HASHCHECK | BT_BLOCK_PROLOGUE | BT_BLOCK_HANDOFF;
+    b->map[1].guest_off = 4; /* the side table: mov at 0, inc at 4 */
     struct lines l = {.n = 0};
     bt_trace_format_in(&dec, b, guest, collect, &l);
     cr_assert_eq(l.n, 4u);
@@ -95,6 +96,11 @@ Test(bt_obs, in_asm_lists_each_guest_insn_and_marks_the_handoff)
     cr_assert_null(strstr(l.text[1], "interpreter"));
     cr_assert_str_eq(l.text[2], "  0x00401004:  inc eax");
     cr_assert_str_eq(l.text[3], "  0x00401005:  cli  ; interpreter");
+    /* Without the hand-over, an instruction outside the table is a helper call. */
+    b->flags &= ~(uint32_t)BT_BLOCK_HANDOFF;
+    l.n = 0;
+    bt_trace_format_in(&dec, b, guest, collect, &l);
+    cr_assert_str_eq(l.text[3], "  0x00401005:  cli  ; helper call");
     free(b);
 }
 
