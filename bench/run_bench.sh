@@ -62,7 +62,7 @@ sort       -              1000    20     3
 fib        -              3000    30     5
 memops     -              3000    50     5
 vm         -              2000    50     5
-nbody      x87            5000    50     5
+nbody      x87            10000   50     5
 callret    -              1000000 20000  100
 smc        -              20000   5000   50
 syscall    pm-iret        200000  20000  50
